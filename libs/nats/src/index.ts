@@ -1,0 +1,11 @@
+export { connectNats } from './connection.js';
+export { provisionMesh } from './provision.js';
+export type { ProvisionOptions } from './provision.js';
+export { startConsumerLoop, backoff } from './consumer-loop.js';
+export type { ConsumerLoop, ConsumerLoopOptions, FailureKind } from './consumer-loop.js';
+export { eventPublisher } from './publish.js';
+export type { EventPublisher } from './publish.js';
+export { chunkFailureReporter, reasonOf } from './failures.js';
+export { readObject, objectStream, writeObject, digestToHex } from './objects.js';
+export { runStage } from './stage.js';
+export type { StageContext, StageOptions, RunningStage } from './stage.js';
