@@ -1,0 +1,39 @@
+import type { Database } from 'better-sqlite3';
+
+/** Tables of the read model. CREATE ... IF NOT EXISTS: safe for every process that opens the file. */
+export function migrate(db: Database): void {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS jobs (
+      job_id       TEXT PRIMARY KEY,
+      created_at   TEXT,
+      sealed_at    TEXT,
+      failed_at    TEXT,
+      total        INTEGER,
+      skipped      TEXT NOT NULL DEFAULT '[]',
+      error        TEXT,
+      source       TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE TABLE IF NOT EXISTS chunks (
+      job_id            TEXT NOT NULL,
+      chunk_id          TEXT NOT NULL,
+      name              TEXT,
+      status            TEXT NOT NULL,
+      bytes             INTEGER,
+      sha256            TEXT,
+      original_object   TEXT,
+      matte_object      TEXT,
+      cutout_object     TEXT,
+      comparison_object TEXT,
+      width             INTEGER,
+      height            INTEGER,
+      figures           TEXT,
+      failed_stage      TEXT,
+      error             TEXT,
+      updated_at        TEXT,
+      PRIMARY KEY (job_id, chunk_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS chunks_by_status ON chunks (job_id, status);
+    -- Stream sequences already folded in: a redelivered or replayed event is applied once.
+    CREATE TABLE IF NOT EXISTS applied_events (seq INTEGER PRIMARY KEY);
+  `);
+}
