@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import { loadConfig } from '@mesh/config';
+import {
+  ChunkFailed,
+  ChunkIngested,
+  ChunkMatted,
+  messageId,
+  objects,
+  parseEvent,
+  subjects,
+} from '@mesh/contracts';
+import { readObject, runStage, writeObject, type RunningStage } from '@mesh/nats';
+import { fixturePhotosDir, repoRoot, startNatsServer, type NatsServerHandle } from '@mesh/testing';
+import { createMattingHandler } from './handler.js';
+import { prepareInput, renderOutputs } from './image.js';
+import { createMatteModel, type MatteModel } from './model.js';
+import { prepareModel } from './prepare-model.js';
+
+/** Mean of a grey image over a box given in fractions of its width and height. */
+function boxMean(grey: Buffer, width: number, height: number, [x0, x1]: number[], [y0, y1]: number[]): number {
+  let sum = 0;
+  let n = 0;
+  for (let y = Math.floor(y0! * height); y < Math.floor(y1! * height); y++) {
+    for (let x = Math.floor(x0! * width); x < Math.floor(x1! * width); x++, n++) sum += grey[y * width + x]!;
+  }
+  return sum / n;
+}
+
+async function until(check: () => boolean, ms = 45_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('matting worker with the real model', function () {
+  this.timeout(120_000);
+  // The repo's model cache, so the file assembled by setup (or an earlier run) is reused.
+  const config = loadConfig({ ...process.env, MODEL_CACHE_DIR: path.join(repoRoot(), '.cache', 'models') });
+  let model: MatteModel;
+  let photo: Buffer;
+
+  before(async () => {
+    await prepareModel(config);
+    model = await createMatteModel({
+      modelPath: config.MODEL_PATH,
+      executionProvider: config.EXECUTION_PROVIDER,
+      intraOpThreads: config.INTRA_OP_THREADS,
+    });
+    photo = await readFile(path.join(fixturePhotosDir(), 'grace_hopper.jpg'));
+  });
+  after(async () => model?.close());
+
+  it('cuts Grace Hopper out of her portrait: opaque on her, transparent in the top corners', async () => {
+    const input = await prepareInput(photo);
+    const out = await renderOutputs(photo, await model.infer(input.tensor), input.width, input.height);
+
+    const meta = await sharp(out.matte).metadata();
+    assert.deepEqual([meta.format, meta.width, meta.height, meta.channels], ['png', 512, 600, 1]);
+    const alpha = await sharp(out.matte).extractChannel(0).raw().toBuffer();
+    const face = boxMean(alpha, 512, 600, [0.35, 0.65], [0.2, 0.5]);
+    const body = boxMean(alpha, 512, 600, [0.2, 0.8], [0.7, 1]);
+    assert.ok(face > 240, `face mean ${face}`);
+    assert.ok(body > 240, `body mean ${body}`);
+    for (const xs of [[0, 0.2], [0.8, 1]]) {
+      const corner = boxMean(alpha, 512, 600, xs, [0, 0.25]);
+      assert.ok(corner < 10, `top corner ${xs} mean ${corner}`);
+    }
+
+    const rgba = await sharp(out.cutout).raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([rgba.info.width, rgba.info.height, rgba.info.channels], [512, 600, 4]);
+    const rgb = await sharp(photo).raw().toBuffer();
+    let opaque = 0;
+    for (let i = 0; i < 512 * 600; i++) {
+      assert.equal(rgba.data[i * 4 + 3], alpha[i]);
+      if (alpha[i] === 0) continue;
+      opaque++;
+      assert.deepEqual([...rgba.data.subarray(i * 4, i * 4 + 3)], [...rgb.subarray(i * 3, i * 3 + 3)], `pixel ${i}`);
+    }
+    assert.ok(opaque > 0.4 * 512 * 600, `${opaque} visible pixels`);
+  });
+
+  describe('as a stage on a real nats-server', () => {
+    let server: NatsServerHandle;
+    let stage: RunningStage;
+    const attempts = new Map<string, number>();
+    const events: { subject: string; data: Uint8Array }[] = [];
+
+    before(async () => {
+      server = await startNatsServer();
+      const stageConfig = loadConfig({
+        NATS_URL: server.url,
+        OBJECT_BUCKET: 'matting-test',
+        EVENTS_MAX_AGE_HOURS: '1',
+        ACK_WAIT_SECONDS: '20',
+        MAX_DELIVER: '3',
+        RETRY_BACKOFF_MS: '100',
+      });
+      stage = await runStage({
+        name: 'matting-test',
+        config: stageConfig,
+        durable: 'matting',
+        concurrency: 2,
+        stage: 'matting',
+        createHandler: ({ store, publisher }) => {
+          const handle = createMattingHandler({ store, publisher, model });
+          return async (msg) => {
+            const chunk = msg.subject.split('.')[3] ?? '';
+            attempts.set(chunk, (attempts.get(chunk) ?? 0) + 1);
+            await handle(msg);
+          };
+        },
+      });
+      // JetStream publishes reach core subscribers too: this sees every event the stage emits.
+      const sub = stage.nc.subscribe('chunk.>');
+      void (async () => {
+        for await (const m of sub) events.push({ subject: m.subject, data: m.data });
+      })();
+    });
+    after(async () => {
+      await stage?.stop();
+      await server?.cleanup();
+    });
+
+    async function ingest(chunk: string, bytes: Buffer): Promise<void> {
+      const object = objects.original('job1', chunk);
+      await writeObject(stage.store, object, bytes);
+      await stage.publisher.publish(
+        ChunkIngested,
+        subjects.chunkIngested('job1', chunk),
+        {
+          type: 'chunk.ingested',
+          job_id: 'job1',
+          chunk_id: chunk,
+          name: `${chunk}.jpg`,
+          object,
+          content_type: 'image/jpeg',
+          bytes: bytes.length,
+          sha256: createHash('sha256').update(bytes).digest('hex'),
+          ingested_at: new Date().toISOString(),
+        },
+        messageId('chunk.ingested', 'job1', chunk),
+      );
+    }
+
+    it('mattes an ingested photo and dead-letters a corrupt one after exactly one delivery', async () => {
+      await ingest('hopper', photo);
+      await ingest('corrupt', photo.subarray(0, 2000));
+      const find = (prefix: string) => events.find((e) => e.subject.startsWith(prefix));
+      await until(() => !!find('chunk.matted.job1.hopper') && !!find('chunk.failed.job1.corrupt'));
+
+      const m = find('chunk.matted.job1.hopper')!;
+      const matted = parseEvent(ChunkMatted, m.data, m.subject);
+      assert.deepEqual(
+        [matted.original_object, matted.width, matted.height, matted.model],
+        ['job1/hopper/original', 512, 600, path.basename(config.MODEL_PATH)],
+      );
+      assert.ok(matted.inference_ms > 0);
+      const matte = await sharp(await readObject(stage.store, matted.matte_object)).metadata();
+      assert.deepEqual([matte.width, matte.height, matte.channels], [512, 600, 1]);
+      const cutout = await sharp(await readObject(stage.store, matted.cutout_object)).metadata();
+      assert.deepEqual([cutout.width, cutout.height, cutout.channels], [512, 600, 4]);
+
+      const f = find('chunk.failed.job1.corrupt')!;
+      const failed = parseEvent(ChunkFailed, f.data, f.subject);
+      assert.deepEqual([failed.stage, failed.kind, failed.deliveries], ['matting', 'permanent', 1]);
+      assert.match(failed.reason, /^cannot decode image: /);
+      assert.equal(attempts.get('corrupt'), 1);
+      assert.equal(attempts.get('hopper'), 1);
+      assert.ok(!find('chunk.matted.job1.corrupt'), 'no matte for the corrupt image');
+    });
+  });
+});
