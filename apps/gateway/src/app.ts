@@ -1,0 +1,118 @@
+import Koa from 'koa';
+import Router from '@koa/router';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { ObjectStore } from '@nats-io/obj';
+import { JobId, UploadRejectedError } from '@mesh/contracts';
+import type { EventPublisher } from '@mesh/nats';
+import { jobStatus, type Database } from '@mesh/read-model';
+import { downloadZip } from './download.js';
+import { createIngestSession } from './ingest.js';
+import { statusEventStream } from './sse.js';
+import { receiveUpload } from './upload.js';
+
+export interface GatewayDeps {
+  nc: NatsConnection;
+  store: ObjectStore;
+  publisher: EventPublisher;
+  db: Database;
+  maxUploadSize: number;
+  log?: (line: string) => void;
+}
+
+/** Thrown for a job id that the read model does not know. */
+export class JobNotFoundError extends Error {
+  constructor(jobId: string) {
+    super(`no job ${jobId}`);
+    this.name = 'JobNotFoundError';
+  }
+}
+
+export function createApp(deps: GatewayDeps): Koa {
+  const log = deps.log ?? ((line: string) => console.log(line));
+  const app = new Koa();
+  const router = new Router();
+
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      if (err instanceof UploadRejectedError) {
+        ctx.status = err.status;
+        ctx.body = { error: err.message };
+      } else if (err instanceof JobNotFoundError) {
+        ctx.status = 404;
+        ctx.body = { error: err.message };
+      } else {
+        log(`gateway: ${ctx.method} ${ctx.path} failed: ${(err as Error)?.stack ?? String(err)}`);
+        ctx.status = 500;
+        ctx.body = { error: 'internal error' };
+      }
+    }
+  });
+
+  const statusOf = (id: string) => {
+    if (!JobId.safeParse(id).success) throw new JobNotFoundError(id);
+    const status = jobStatus(deps.db, id);
+    if (!status) throw new JobNotFoundError(id);
+    return status;
+  };
+
+  router.post('/upload', async (ctx) => {
+    const session = createIngestSession(deps.store, deps.publisher, []);
+    try {
+      await receiveUpload(ctx.req, session, { maxUploadSize: deps.maxUploadSize });
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      await session.fail(reason).catch(() => undefined);
+      if (err instanceof UploadRejectedError && session.chunks > 0) {
+        // What was read before the failure still runs; the user gets its job id to follow it.
+        ctx.status = err.status;
+        ctx.body = { error: reason, job_id: session.jobId, chunks: session.chunks };
+        return;
+      }
+      throw err;
+    }
+    if (session.chunks === 0) {
+      ctx.status = 400;
+      ctx.body = { error: 'the upload holds no images', skipped: session.skipped };
+      return;
+    }
+    await session.seal();
+    log(`gateway: job ${session.jobId} sealed with ${session.chunks} chunks (${session.skipped.length} skipped)`);
+    ctx.status = 202;
+    ctx.body = { job_id: session.jobId, chunks: session.chunks, skipped: session.skipped };
+  });
+
+  router.get('/status/:job_id', (ctx) => {
+    ctx.body = statusOf(ctx.params.job_id!);
+  });
+
+  router.get('/status/:job_id/events', (ctx) => {
+    const id = ctx.params.job_id!;
+    statusOf(id);
+    ctx.req.socket.setTimeout(0);
+    ctx.set({ 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    ctx.type = 'text/event-stream';
+    ctx.body = statusEventStream({ nc: deps.nc, jobId: id, read: () => jobStatus(deps.db, id) });
+  });
+
+  router.get('/download/:job_id', (ctx) => {
+    const id = ctx.params.job_id!;
+    const status = statusOf(id);
+    ctx.type = 'application/zip';
+    ctx.attachment(`${id}.zip`);
+    ctx.body = downloadZip(deps.db, deps.store, id, status);
+  });
+
+  router.get('/healthz', (ctx) => {
+    ctx.status = deps.nc.isClosed() ? 503 : 200;
+    ctx.body = { nats: deps.nc.isClosed() ? 'closed' : 'connected' };
+  });
+
+  app.use(router.routes()).use(router.allowedMethods());
+  app.use((ctx) => {
+    ctx.status = 404;
+    ctx.body = { error: `no route ${ctx.method} ${ctx.path}` };
+  });
+  return app;
+}

@@ -1,0 +1,38 @@
+import path from 'node:path/posix';
+
+const IMAGE_TYPES: Readonly<Record<string, string>> = {
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.png': 'image/png',
+  '.webp': 'image/webp',
+  '.avif': 'image/avif',
+  '.tif': 'image/tiff',
+  '.tiff': 'image/tiff',
+  '.gif': 'image/gif',
+};
+
+/** What to do with one named entry of an upload. */
+export type EntryVerdict = { kind: 'image'; name: string; contentType: string } | { kind: 'skip'; reason: string };
+
+/**
+ * Decide from its name whether an entry is an image to process. Names are normalised to a
+ * relative POSIX path; anything that would escape the job (absolute, `..`) is refused.
+ */
+export function classifyEntry(rawName: string): EntryVerdict {
+  const slashed = rawName.replace(/\\/g, '/');
+  if (slashed.startsWith('/') || /^[A-Za-z]:/.test(slashed)) return { kind: 'skip', reason: 'absolute path refused' };
+  const parts = slashed.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) return { kind: 'skip', reason: 'path traversal refused' };
+  if (parts.length === 0) return { kind: 'skip', reason: 'empty name' };
+  if (parts[0] === '__MACOSX') return { kind: 'skip', reason: 'macOS metadata' };
+  const base = parts[parts.length - 1]!;
+  if (base.startsWith('.')) return { kind: 'skip', reason: 'hidden file' };
+  const contentType = IMAGE_TYPES[path.extname(base).toLowerCase()];
+  if (!contentType) return { kind: 'skip', reason: 'not an image' };
+  return { kind: 'image', name: parts.join('/'), contentType };
+}
+
+/** True when a multipart file is an archive to unpack rather than an image. */
+export function isZipName(name: string): boolean {
+  return name.toLowerCase().endsWith('.zip');
+}

@@ -1,0 +1,38 @@
+import { loadConfig } from '@mesh/config';
+import { connectNats, eventPublisher, provisionMesh } from '@mesh/nats';
+import { openReadModel } from '@mesh/read-model';
+import { createApp } from './app.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const nc = await connectNats(config.NATS_URL, 'gateway');
+  const store = await provisionMesh(nc, {
+    bucket: config.OBJECT_BUCKET,
+    eventsMaxAgeHours: config.EVENTS_MAX_AGE_HOURS,
+    ackWaitSeconds: config.ACK_WAIT_SECONDS,
+    maxDeliver: config.MAX_DELIVER,
+  });
+  const db = openReadModel(config.SQLITE_PATH);
+  const app = createApp({ nc, store, publisher: eventPublisher(nc), db, maxUploadSize: config.MAX_UPLOAD_SIZE });
+  const server = app.listen(config.GATEWAY_PORT, config.GATEWAY_HOST, () =>
+    console.log(`gateway: listening on http://${config.GATEWAY_HOST}:${config.GATEWAY_PORT}`),
+  );
+  // Uploads of 100 GB take hours: no request timeout.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(sig, () => {
+      server.close();
+      server.closeAllConnections();
+      nc.drain().finally(() => {
+        db.close();
+        process.exit(0);
+      });
+    });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
