@@ -1,0 +1,63 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { freePort, repoRoot } from '@mesh/testing';
+
+/** The four services of the mesh, each a separate node process, as `npm start` runs them. */
+export const SERVICES = ['status-projector', 'matting', 'comparison', 'gateway'] as const;
+
+export interface RunningMesh {
+  baseUrl: string;
+  /** Everything the services printed, for failure messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export async function startServices(natsUrl: string, dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<RunningMesh> {
+  const root = repoRoot();
+  const port = await freePort();
+  let log = '';
+  const children: ChildProcess[] = SERVICES.map((name) => {
+    const child = spawn(process.execPath, [path.join(root, 'apps', name, 'dist', 'main.js')], {
+      cwd: root,
+      env: {
+        ...process.env,
+        NATS_URL: natsUrl,
+        DATA_DIR: dataDir,
+        GATEWAY_PORT: String(port),
+        GATEWAY_HOST: '127.0.0.1',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const tag = (d: Buffer) => (log += d.toString().replace(/^(?=.)/gm, `[${name}] `));
+    child.stdout?.on('data', tag);
+    child.stderr?.on('data', tag);
+    return child;
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ok = await fetch(`${baseUrl}/healthz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    const dead = children.find((c) => c.exitCode !== null);
+    if (dead || Date.now() > deadline) throw new Error(`mesh did not come up:\n${log}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    baseUrl,
+    output: () => log,
+    stop: async () => {
+      await Promise.all(
+        children.map(
+          (c) =>
+            new Promise<void>((resolve) => {
+              if (c.exitCode !== null) return resolve();
+              c.once('exit', () => resolve());
+              c.kill('SIGTERM');
+              setTimeout(() => c.kill('SIGKILL'), 10_000).unref();
+            }),
+        ),
+      );
+    },
+  };
+}
