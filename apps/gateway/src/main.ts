@@ -1,17 +1,12 @@
 import { loadConfig } from '@mesh/config';
-import { connectNats, eventPublisher, provisionMesh } from '@mesh/nats';
+import { connectNats, eventPublisher, provisionMesh, provisionOptions } from '@mesh/nats';
 import { openReadModel } from '@mesh/read-model';
 import { createApp } from './app.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const nc = await connectNats(config.NATS_URL, 'gateway');
-  const store = await provisionMesh(nc, {
-    bucket: config.OBJECT_BUCKET,
-    eventsMaxAgeHours: config.EVENTS_MAX_AGE_HOURS,
-    ackWaitSeconds: config.ACK_WAIT_SECONDS,
-    maxDeliver: config.MAX_DELIVER,
-  });
+  const store = await provisionMesh(nc, provisionOptions(config));
   const db = openReadModel(config.SQLITE_PATH);
   const app = createApp({ nc, store, publisher: eventPublisher(nc), db, maxUploadSize: config.MAX_UPLOAD_SIZE });
   const server = app.listen(config.GATEWAY_PORT, config.GATEWAY_HOST, () =>

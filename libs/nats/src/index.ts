@@ -1,5 +1,5 @@
 export { connectNats } from './connection.js';
-export { provisionMesh } from './provision.js';
+export { provisionMesh, provisionOptions } from './provision.js';
 export type { ProvisionOptions } from './provision.js';
 export { startConsumerLoop, backoff } from './consumer-loop.js';
 export type { ConsumerLoop, ConsumerLoopOptions, FailureKind } from './consumer-loop.js';

@@ -13,11 +13,23 @@ import {
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { EVENTS_STREAM, durables, filters } from '@mesh/contracts';
 
+import type { Config } from '@mesh/config';
+
 export interface ProvisionOptions {
   bucket: string;
   eventsMaxAgeHours: number;
   ackWaitSeconds: number;
   maxDeliver: number;
+}
+
+/** The provisioning options a service's configuration implies. */
+export function provisionOptions(config: Config): ProvisionOptions {
+  return {
+    bucket: config.OBJECT_BUCKET,
+    eventsMaxAgeHours: config.EVENTS_MAX_AGE_HOURS,
+    ackWaitSeconds: config.ACK_WAIT_SECONDS,
+    maxDeliver: config.MAX_DELIVER,
+  };
 }
 
 const STREAM_NOT_FOUND = 10059;

@@ -6,7 +6,7 @@ import type { Config } from '@mesh/config';
 import { connectNats } from './connection.js';
 import { startConsumerLoop, type ConsumerLoop, type FailureKind } from './consumer-loop.js';
 import { chunkFailureReporter } from './failures.js';
-import { provisionMesh } from './provision.js';
+import { provisionMesh, provisionOptions } from './provision.js';
 import { eventPublisher, type EventPublisher } from './publish.js';
 
 export interface StageContext {
@@ -39,12 +39,7 @@ export interface RunningStage extends StageContext {
 export async function runStage(opts: StageOptions): Promise<RunningStage> {
   const { config } = opts;
   const nc = await connectNats(config.NATS_URL, opts.name);
-  const store = await provisionMesh(nc, {
-    bucket: config.OBJECT_BUCKET,
-    eventsMaxAgeHours: config.EVENTS_MAX_AGE_HOURS,
-    ackWaitSeconds: config.ACK_WAIT_SECONDS,
-    maxDeliver: config.MAX_DELIVER,
-  });
+  const store = await provisionMesh(nc, provisionOptions(config));
   const publisher = eventPublisher(nc);
   const ctx: StageContext = { nc, store, publisher };
   const handle = await opts.createHandler(ctx);
