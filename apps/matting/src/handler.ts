@@ -1,6 +1,8 @@
 import { ChunkIngested, ChunkMatted, messageId, objects, parseEvent, subjects } from '@mesh/contracts';
 import { readObject, writeObject, type StageContext, type StageOptions } from '@mesh/nats';
-import { prepareInput, renderOutputs } from './image.js';
+import { classifyInferenceError } from './failures.js';
+import { DEFAULT_MAX_PIXELS, prepareInput, renderOutputs, type ImageLimits } from './image.js';
+import type { FaultInjector } from './fault-injection.js';
 import type { MatteModel } from './model.js';
 
 // nats.js types come through @mesh/nats, so this app does not depend on nats.js directly.
@@ -10,25 +12,37 @@ type JsMsg = Parameters<MessageHandler>[0];
 /** What the matting handler needs; the model is passed in so tests can use a fake. */
 export interface MattingDeps extends Pick<StageContext, 'store' | 'publisher'> {
   model: Pick<MatteModel, 'name' | 'infer'>;
+  /** MATTING_MAX_PIXELS; defaults to the config's default. */
+  limits?: ImageLimits;
+  /** Test-only: MATTING_FAULT_INJECTION (see fault-injection.ts). */
+  injectFault?: FaultInjector;
 }
 
 /**
  * Handle one `chunk.ingested`: read the original, run the model, store the matte and the cut-out,
- * publish `chunk.matted`. Throws UnsupportedImageError for images that do not decode (permanent);
- * anything else is left to the consumer loop to retry. Every write is idempotent, so a redelivery
- * after a crash overwrites the same objects and the publish is dropped as a duplicate.
+ * publish `chunk.matted`. Throws UnsupportedImageError (permanent, its reason reaches the user) for
+ * bytes that are not a supported image or exceed MATTING_MAX_PIXELS; a failed model run becomes a
+ * RetryableError (see classifyInferenceError); anything else is left to the consumer loop to retry.
+ * Every write is idempotent, so a redelivery after a crash overwrites the same objects and the
+ * publish is dropped as a duplicate.
  */
 export function createMattingHandler(deps: MattingDeps): (msg: JsMsg) => Promise<void> {
   const { store, publisher, model } = deps;
+  const limits = deps.limits ?? { maxPixels: DEFAULT_MAX_PIXELS };
   return async (msg) => {
     const event = parseEvent(ChunkIngested, msg.data, msg.subject);
     const { job_id: jobId, chunk_id: chunkId } = event;
     const original = await readObject(store, event.object);
-    const input = await prepareInput(original);
+    const input = await prepareInput(original, limits);
     const started = performance.now();
-    const matte = await model.infer(input.tensor);
+    const matte = await (async () => {
+      deps.injectFault?.(event.name);
+      return model.infer(input.tensor);
+    })().catch((err: unknown) => {
+      throw classifyInferenceError(err);
+    });
     const inferenceMs = Math.round(performance.now() - started);
-    const out = await renderOutputs(original, matte, input.width, input.height);
+    const out = await renderOutputs(original, matte, input, limits);
     const matteObject = objects.matte(jobId, chunkId);
     const cutoutObject = objects.cutout(jobId, chunkId);
     await writeObject(store, matteObject, out.matte);

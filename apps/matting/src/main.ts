@@ -1,12 +1,18 @@
+import sharp from 'sharp';
 import { loadConfig } from '@mesh/config';
 import { durables } from '@mesh/contracts';
 import { runStage } from '@mesh/nats';
 import { createMattingHandler } from './handler.js';
+import { parseFaultInjection } from './fault-injection.js';
 import { createMatteModel } from './model.js';
 
 /** Load the model once, then consume `chunk.ingested` until SIGTERM. */
 async function main(): Promise<void> {
   const config = loadConfig();
+  // Every chunk is a different image: libvips' operation cache would only hold memory.
+  sharp.cache(false);
+  const injectFault = parseFaultInjection(config.MATTING_FAULT_INJECTION);
+  if (injectFault) console.warn(`matting: MATTING_FAULT_INJECTION is set (${config.MATTING_FAULT_INJECTION}): for tests only`);
   const model = await createMatteModel({
     modelPath: config.MODEL_PATH,
     executionProvider: config.EXECUTION_PROVIDER,
@@ -19,7 +25,8 @@ async function main(): Promise<void> {
     durable: durables.matting,
     concurrency: config.MATTING_CONCURRENCY,
     stage: 'matting',
-    createHandler: ({ store, publisher }) => createMattingHandler({ store, publisher, model }),
+    createHandler: ({ store, publisher }) =>
+      createMattingHandler({ store, publisher, model, injectFault, limits: { maxPixels: config.MATTING_MAX_PIXELS } }),
     onStop: () => model.close(),
   });
 }

@@ -1,7 +1,6 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { RetryableError } from '@mesh/contracts';
 import { MODEL_SIZE } from './isnet.js';
 
 /** The matting model as the handler sees it, so tests can pass a fake. */
@@ -10,7 +9,10 @@ export interface MatteModel {
   readonly name: string;
   /** The execution provider actually in use (after any fallback). */
   readonly provider: 'cpu' | 'cuda';
-  /** One CHW float32 image in, one 1024x1024 matte in 0..1 out. Calls run one at a time. */
+  /**
+   * One CHW float32 image in, one 1024x1024 matte in 0..1 out. Calls run one at a time. A failed
+   * run rejects with onnxruntime's own error; the handler classifies it (classifyInferenceError).
+   */
   infer(input: Float32Array): Promise<Float32Array>;
   close(): Promise<void>;
 }
@@ -20,6 +22,12 @@ export interface MatteModelOptions {
   executionProvider: 'cpu' | 'cuda';
   /** Threads inside one operator; 0 lets onnxruntime use every core. */
   intraOpThreads: number;
+  /**
+   * onnxruntime's CPU arena and memory-pattern planning (both onnxruntime's defaults, on). With
+   * ISNet's fixed 1024x1024 shape the arena reaches its size on the first run and stays there.
+   */
+  cpuMemArena?: boolean;
+  memPattern?: boolean;
   log?: (line: string) => void;
 }
 
@@ -35,6 +43,8 @@ async function createSession(
   return ort.InferenceSession.create(opts.modelPath, {
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
+    enableCpuMemArena: opts.cpuMemArena ?? true,
+    enableMemPattern: opts.memPattern ?? true,
     ...(opts.intraOpThreads > 0 ? { intraOpNumThreads: opts.intraOpThreads } : {}),
   });
 }
@@ -85,15 +95,7 @@ export async function createMatteModel(opts: MatteModelOptions): Promise<MatteMo
           throw new Error(`model input has ${input.length} values, expected ${INPUT_LENGTH}`);
         }
         const feeds = { [INPUT]: new ort.Tensor('float32', input, [1, 3, MODEL_SIZE, MODEL_SIZE]) };
-        let result: ort.InferenceSession.ReturnType;
-        try {
-          result = await session.run(feeds, [OUTPUT]);
-        } catch (err) {
-          // Out of memory and similar are worth another delivery; the input was already checked.
-          throw new RetryableError(`inference failed: ${err instanceof Error ? err.message : String(err)}`, {
-            cause: err,
-          });
-        }
+        const result = await session.run(feeds, [OUTPUT]);
         const out = result[OUTPUT];
         if (!out || out.type !== 'float32' || out.data.length !== MODEL_SIZE * MODEL_SIZE) {
           throw new Error(`model output '${OUTPUT}' is not a float32 1024x1024 matte`);

@@ -30,6 +30,12 @@ const schema = z.object({
   /** Threads onnxruntime uses inside one operator; 0 lets onnxruntime pick (all cores). */
   INTRA_OP_THREADS: z.coerce.number().int().nonnegative().default(0),
   MATTING_CONCURRENCY: int(2),
+  /** Largest image (width x height, read from its header before decoding) the matting worker accepts. */
+  MATTING_MAX_PIXELS: int(120_000_000),
+  /** The matting consumer's max_ack_pending: chunks handed out and not yet acked, over all workers. */
+  MATTING_MAX_ACK_PENDING: int(1000),
+  /** Tests only: `name=N,...` fails those images N times as onnxruntime does when memory runs out. */
+  MATTING_FAULT_INJECTION: z.string().optional(),
   COMPARISON_CONCURRENCY: int(2),
   /** Seconds a message may stay unacked before JetStream redelivers it; workers heartbeat below it. */
   ACK_WAIT_SECONDS: int(60),
