@@ -4,7 +4,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import {
   ChunkCompared,
-  ChunkFailed,
+  ChunkAttemptFailed,
   ChunkMatted,
   EVENTS_STREAM,
   durables,
@@ -14,7 +14,7 @@ import {
   subjects,
 } from '@mesh/contracts';
 import {
-  chunkFailureReporter,
+  chunkAttemptReporter,
   connectNats,
   eventPublisher,
   provisionMesh,
@@ -26,7 +26,7 @@ import {
   type StageContext,
 } from '@mesh/nats';
 import { fixturePhotosDir, startNatsServer, type NatsServerHandle } from '@mesh/testing';
-import { PANEL_GAP } from './compose.js';
+import { LABEL_HEIGHT, PANEL_GAP } from './compose.js';
 import { createComparisonHandler } from './handler.js';
 
 const JOB = 'job1';
@@ -85,7 +85,7 @@ describe('comparison stage', () => {
   let publisher: EventPublisher;
   let loop: ConsumerLoop;
   const compared: ChunkCompared[] = [];
-  const failed: ChunkFailed[] = [];
+  const failed: ChunkAttemptFailed[] = [];
 
   before(async () => {
     server = await startNatsServer();
@@ -97,8 +97,8 @@ describe('comparison stage', () => {
     nc.subscribe('chunk.compared.>', {
       callback: (_err, m) => void compared.push(parseEvent(ChunkCompared, m.data, m.subject)),
     });
-    nc.subscribe('chunk.failed.>', {
-      callback: (_err, m) => void failed.push(parseEvent(ChunkFailed, m.data, m.subject)),
+    nc.subscribe('chunk.attempt_failed.>', {
+      callback: (_err, m) => void failed.push(parseEvent(ChunkAttemptFailed, m.data, m.subject)),
     });
     await nc.flush();
     loop = await startConsumerLoop({
@@ -111,7 +111,7 @@ describe('comparison stage', () => {
       backoffMs: 50,
       log: () => undefined,
       handle: createComparisonHandler({ store, publisher }),
-      onFailure: chunkFailureReporter(publisher, 'comparison'),
+      onAttemptFailed: chunkAttemptReporter(publisher, 'comparison'),
     });
   });
 
@@ -135,6 +135,13 @@ describe('comparison stage', () => {
     const event = await until(() => compared.find((e) => e.chunk_id === chunk));
     assert.equal(event.name, 'chelsea.png');
     assert.equal(event.comparison_object, objects.comparison(JOB, chunk));
+    // The ellipse (rows 35..234) and the band of 128 (rows 270..299, full width) are two pieces.
+    assert.deepEqual(event.figures.bbox, { x: 0, y: 35, width: WIDTH, height: HEIGHT - 35 });
+    assert.equal(event.figures.components, 2);
+    assert.deepEqual(event.figures.flags, []);
+    assert.equal(event.ground_truth, undefined, 'no ground truth uploaded, no metrics');
+    assert.equal(event.thumbnail_object, objects.thumbnail(JOB, chunk));
+    assert.equal((await sharp(await readObject(ctx.store, event.thumbnail_object!)).metadata()).format, 'jpeg');
     for (const key of ['foreground_fraction', 'mean_alpha', 'uncertain_fraction'] as const) {
       assert.ok(
         Math.abs(event.figures[key] - expectedFigures[key]) < 0.005,
@@ -146,10 +153,11 @@ describe('comparison stage', () => {
     const meta = await sharp(jpeg).metadata();
     assert.equal(meta.format, 'jpeg');
     assert.ok(meta.height <= 2048 && meta.width <= 2048, `${meta.width}x${meta.height}`);
-    const threePanels = (3 * meta.height * WIDTH) / HEIGHT;
+    const panelHeight = meta.height - LABEL_HEIGHT;
+    const threePanels = (3 * panelHeight * WIDTH) / HEIGHT;
     assert.ok(
       meta.width >= threePanels && meta.width <= threePanels + 2 * PANEL_GAP + 3,
-      `width ${meta.width} should be three ${WIDTH}:${HEIGHT} panels of height ${meta.height} plus gaps`,
+      `width ${meta.width} should be three ${WIDTH}:${HEIGHT} panels of height ${panelHeight} plus gaps`,
     );
 
     // Outside the ellipse the cut-out panel shows the checkerboard: a light square, then a grey one.
@@ -163,10 +171,41 @@ describe('comparison stage', () => {
       [8, 0xff],
       [24, 0xcc],
     ] as const) {
-      const rgb = at(x, 8);
+      const rgb = at(x, LABEL_HEIGHT + 8);
       assert.ok(rgb.every((v) => Math.abs(v - level) <= 16), `cut-out background at x=${x}: ${rgb.join(',')}`);
     }
     assert.equal(failed.filter((f) => f.chunk_id === chunk).length, 0);
+  });
+
+  it('measures the matte against a ground truth stored for the chunk, and says why one is unusable', async () => {
+    const original = await readFile(path.join(fixturePhotosDir(), 'chelsea.png'));
+    const alpha = syntheticMatte();
+    const raw = { width: WIDTH, height: HEIGHT, channels: 1 as const };
+    const put = async (chunk: string, gt: Buffer) => {
+      await writeObject(ctx.store, objects.original(JOB, chunk), original);
+      await writeObject(ctx.store, objects.matte(JOB, chunk), await sharp(alpha, { raw }).png().toBuffer());
+      await writeObject(ctx.store, objects.cutout(JOB, chunk), await sharp(original).joinChannel(alpha, { raw }).png().toBuffer());
+      await writeObject(ctx.store, objects.groundTruth(JOB, chunk), gt);
+      await publisher.publish(ChunkMatted, subjects.chunkMatted(JOB, chunk), matted(chunk), messageId('chunk.matted', JOB, chunk));
+    };
+    // Ground truth = the matte with its band of 128 cleared: the only error is 0.502 on 30 full rows.
+    const gt = Buffer.from(alpha.map((a) => (a === 128 ? 0 : a)));
+    await put('g1', await sharp(gt, { raw }).png().toBuffer());
+    await put('g2', await sharp(gt.subarray(0, 10 * 10), { raw: { width: 10, height: 10, channels: 1 } }).png().toBuffer());
+
+    const measured = await until(() => compared.find((e) => e.chunk_id === 'g1'));
+    const band = 30 * WIDTH;
+    const sad = (band * 128) / 255 / 1000;
+    assert.ok(measured.ground_truth, 'metrics present');
+    assert.ok(Math.abs(measured.ground_truth.whole.sad - sad) < 1e-9, `SAD ${measured.ground_truth.whole.sad} vs ${sad}`);
+    const mse = ((band * (128 / 255) ** 2) / (WIDTH * HEIGHT)) * 1e3;
+    assert.ok(Math.abs(measured.ground_truth.whole.mse - mse) < 1e-6, `MSE ${measured.ground_truth.whole.mse} vs ${mse}`);
+    assert.ok(measured.ground_truth.unknown.sad <= measured.ground_truth.whole.sad);
+    assert.ok(measured.ground_truth.whole.grad > 0 && measured.ground_truth.whole.conn > 0);
+
+    const unusable = await until(() => compared.find((e) => e.chunk_id === 'g2'));
+    assert.equal(unusable.ground_truth, undefined);
+    assert.equal(unusable.ground_truth_error, `the ground-truth matte is 10x10, the image is ${WIDTH}x${HEIGHT}`);
   });
 
   it('dead-letters a chunk whose matte is missing after one delivery', async () => {
@@ -178,9 +217,9 @@ describe('comparison stage', () => {
 
     const failure = await until(() => failed.find((e) => e.chunk_id === chunk));
     assert.equal(failure.stage, 'comparison');
-    assert.equal(failure.kind, 'permanent');
-    assert.equal(failure.deliveries, 1);
-    assert.match(failure.reason, /matte\.png is missing/);
+    assert.equal(failure.permanent, true);
+    assert.equal(failure.delivery, 1);
+    assert.match(failure.error, /matte\.png is missing/);
     assert.equal(compared.filter((e) => e.chunk_id === chunk).length, 0);
   });
 });

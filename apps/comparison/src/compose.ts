@@ -1,10 +1,20 @@
 import sharp, { type Sharp } from 'sharp';
 import { UnsupportedImageError } from '@mesh/contracts';
+import { FOREGROUND_MIN } from './figures.js';
+import { dilate } from './metrics.js';
 
 /** Longest side of the whole comparison image. */
 export const MAX_SIDE = 2048;
 /** Pixels between two panels. */
 export const PANEL_GAP = 16;
+/** Height of the band of labels above the panels. */
+export const LABEL_HEIGHT = 28;
+/** Width of the thumbnail used in job reports. */
+export const THUMBNAIL_WIDTH = 480;
+/** Colour of the matte's edge drawn over the original. */
+export const OUTLINE = [255, 0, 255] as const;
+/** The labels, left to right. */
+export const LABELS = ['original + matte edge', 'alpha matte', 'cut-out'] as const;
 /** Side of one checkerboard square behind the cut-out. */
 const CHECKER = 16;
 const CHECKER_DARK = 0xcc;
@@ -21,11 +31,15 @@ export interface ComparisonInputs {
   cutout: Buffer;
 }
 
-/** The comparison JPEG and the matte's raw pixels, from which the figures are computed. */
+/** The comparison JPEG, its thumbnail and the matte's raw pixels, from which the figures are computed. */
 export interface Comparison {
   jpeg: Buffer;
+  /** The same image THUMBNAIL_WIDTH wide (never enlarged), for reports. */
+  thumbnail: Buffer;
   /** One byte per matte pixel, row-major, at the matte's full size. */
   alpha: Uint8Array;
+  matteWidth: number;
+  matteHeight: number;
   /** Size of the JPEG. */
   width: number;
   height: number;
@@ -60,20 +74,58 @@ function checkerboard(width: number, height: number): Buffer {
   return data;
 }
 
-/** Panel height that keeps the whole image within MAX_SIDE and never enlarges the matte. */
+/** Panel size that keeps the whole image within MAX_SIDE and never enlarges the matte. */
 function panelSize(matteWidth: number, matteHeight: number): { width: number; height: number } {
   const aspect = matteWidth / matteHeight;
   const byWidth = (MAX_SIDE - 2 * PANEL_GAP) / (3 * aspect);
-  const height = Math.max(1, Math.floor(Math.min(matteHeight, MAX_SIDE, byWidth)));
+  const height = Math.max(1, Math.floor(Math.min(matteHeight, MAX_SIDE - LABEL_HEIGHT, byWidth)));
   const width = Math.max(1, Math.min(Math.round(aspect * height), Math.floor((MAX_SIDE - 2 * PANEL_GAP) / 3)));
   return { width, height };
 }
 
 /**
- * Compose original | alpha matte | cut-out over a checkerboard, side by side at one height, as a
- * JPEG whose longest side is at most MAX_SIDE. The original is EXIF-oriented first, because the
- * matte was computed on the oriented image. No text is drawn: fonts may be missing on the host.
- * Throws UnsupportedImageError (permanent) when an input cannot be decoded.
+ * Paint the edge of the thresholded matte (alpha >= 128) over RGB pixels: every pixel with both a
+ * foreground and a background pixel within `radius`, a line 2 x radius wide centred on the edge.
+ */
+export function drawOutline(rgb: Buffer, matte: Uint8Array, width: number, height: number, radius: number): number {
+  const fg = new Uint8Array(matte.length);
+  const bg = new Uint8Array(matte.length);
+  for (let i = 0; i < matte.length; i++) {
+    fg[i] = matte[i]! >= FOREGROUND_MIN ? 1 : 0;
+    bg[i] = 1 - fg[i]!;
+  }
+  const nearFg = dilate(fg, width, height, radius);
+  const nearBg = dilate(bg, width, height, radius);
+  let painted = 0;
+  for (let i = 0; i < matte.length; i++) {
+    if (nearFg[i] && nearBg[i]) {
+      rgb.set(OUTLINE, i * 3);
+      painted++;
+    }
+  }
+  return painted;
+}
+
+const escapeXml = (s: string) => s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** The label band as SVG, rendered by librsvg through fontconfig (DejaVu Sans is on the hosts). */
+function labelBand(width: number, panelWidth: number): Buffer {
+  const size = Math.max(9, Math.min(18, Math.floor(panelWidth / 11)));
+  const texts = LABELS.map((label, i) => {
+    const x = i * (panelWidth + PANEL_GAP) + panelWidth / 2;
+    return `<text x="${x}" y="${LABEL_HEIGHT / 2}" dominant-baseline="central" text-anchor="middle">${escapeXml(label)}</text>`;
+  });
+  return Buffer.from(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${LABEL_HEIGHT}">` +
+      `<g font-family="DejaVu Sans, sans-serif" font-size="${size}" fill="#222">${texts.join('')}</g></svg>`,
+  );
+}
+
+/**
+ * Compose, under a band of labels, original (with the matte's edge drawn over it) | alpha matte |
+ * cut-out over a checkerboard, side by side at one height, as a JPEG whose longest side is at most
+ * MAX_SIDE, plus a small thumbnail. The original is EXIF-oriented first, because the matte was
+ * computed on the oriented image. Throws UnsupportedImageError (permanent) when an input cannot be decoded.
  */
 export async function composeComparison(inputs: ComparisonInputs): Promise<Comparison> {
   const matte = await decoding('matte', () =>
@@ -85,28 +137,40 @@ export async function composeComparison(inputs: ComparisonInputs): Promise<Compa
   // 'fill' keeps the three panels aligned even if an input is a pixel off the matte's size.
   const resize = { width: panel.width, height: panel.height, fit: 'fill' as const };
 
-  const [original, mattePanel, cutout] = await Promise.all([
+  const [original, smallMatte, cutout] = await Promise.all([
     decoding('original', () => rawPixels(sharp(inputs.original).rotate().resize(resize), 3)),
-    rawPixels(sharp(matte.data, { raw: { width: mw, height: mh, channels: 1 } }).resize(resize), 3),
+    sharp(matte.data, { raw: { width: mw, height: mh, channels: 1 } }).resize(resize).extractChannel(0).raw({ depth: 'uchar' }).toBuffer(),
     decoding('cut-out', () => rawPixels(sharp(inputs.cutout).resize(resize), 4)),
   ]);
+  const mattePanel = Buffer.alloc(panel.width * panel.height * 3);
+  for (let i = 0; i < smallMatte.length; i++) mattePanel.fill(smallMatte[i]!, i * 3, i * 3 + 3);
+  drawOutline(original, smallMatte, panel.width, panel.height, Math.max(1, Math.round(panel.height / 500)));
+
   const width = 3 * panel.width + 2 * PANEL_GAP;
-  const height = panel.height;
+  const height = LABEL_HEIGHT + panel.height;
   const at = (data: Buffer, channels: 3 | 4, index: number) => ({
     input: data,
     raw: { width: panel.width, height: panel.height, channels },
     left: index * (panel.width + PANEL_GAP),
-    top: 0,
+    top: LABEL_HEIGHT,
   });
-  const jpeg = await sharp({ create: { width, height, channels: 3, background: BACKGROUND } })
+  const raw = await sharp({ create: { width, height, channels: 3, background: BACKGROUND } })
     .composite([
+      { input: labelBand(width, panel.width), left: 0, top: 0 },
       at(original, 3, 0),
       at(mattePanel, 3, 1),
       at(checkerboard(panel.width, panel.height), 3, 2),
       // Layered after the checkerboard: a 4-channel overlay is blended by its alpha.
       at(cutout, 4, 2),
     ])
-    .jpeg({ quality: 85 })
+    .removeAlpha()
+    .raw()
     .toBuffer();
-  return { jpeg, alpha, width, height };
+  const image = () => sharp(raw, { raw: { width, height, channels: 3 } });
+  const [jpeg, thumbnail] = await Promise.all([
+    // 4:4:4 keeps the one-pixel outline's colour; 4:2:0 would smear it into the grey.
+    image().jpeg({ quality: 85, chromaSubsampling: '4:4:4' }).toBuffer(),
+    image().resize({ width: THUMBNAIL_WIDTH, withoutEnlargement: true }).jpeg({ quality: 70 }).toBuffer(),
+  ]);
+  return { jpeg, thumbnail, alpha, matteWidth: mw, matteHeight: mh, width, height };
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { UnsupportedImageError } from '@mesh/contracts';
-import { composeComparison, MAX_SIDE, PANEL_GAP } from './compose.js';
+import { composeComparison, LABEL_HEIGHT, MAX_SIDE, OUTLINE, PANEL_GAP, THUMBNAIL_WIDTH } from './compose.js';
 
 type Rgb = [number, number, number];
 
@@ -50,19 +50,21 @@ describe('comparison image', () => {
       .toBuffer();
     const result = await composeComparison(await inputs(60, 120, original));
 
-    assert.equal(result.height, 120, 'a small image is not enlarged');
+    assert.equal(result.height, LABEL_HEIGHT + 120, 'a small image is not enlarged');
     assert.equal(result.width, 3 * 60 + 2 * PANEL_GAP);
     const meta = await sharp(result.jpeg).metadata();
     assert.deepEqual([meta.format, meta.width, meta.height], ['jpeg', result.width, result.height]);
     assert.equal(result.alpha.length, 60 * 120);
+    assert.deepEqual([result.matteWidth, result.matteHeight], [60, 120]);
 
     const column = (panel: number) => panel * (60 + PANEL_GAP) + 30;
-    near(await pixelAt(result.jpeg, column(0), 20), [255, 0, 0], 'original, top');
-    near(await pixelAt(result.jpeg, column(0), 100), [0, 0, 255], 'original, bottom');
-    near(await pixelAt(result.jpeg, column(1), 20), [255, 255, 255], 'matte, foreground');
-    near(await pixelAt(result.jpeg, column(1), 100), [0, 0, 0], 'matte, background');
-    near(await pixelAt(result.jpeg, column(2), 20), [0, 200, 0], 'cut-out, foreground');
-    const behind = await pixelAt(result.jpeg, column(2), 100);
+    const top = LABEL_HEIGHT;
+    near(await pixelAt(result.jpeg, column(0), top + 20), [255, 0, 0], 'original, top');
+    near(await pixelAt(result.jpeg, column(0), top + 100), [0, 0, 255], 'original, bottom');
+    near(await pixelAt(result.jpeg, column(1), top + 20), [255, 255, 255], 'matte, foreground');
+    near(await pixelAt(result.jpeg, column(1), top + 100), [0, 0, 0], 'matte, background');
+    near(await pixelAt(result.jpeg, column(2), top + 20), [0, 200, 0], 'cut-out, foreground');
+    const behind = await pixelAt(result.jpeg, column(2), top + 100);
     assert.ok(behind.every((v) => v >= 0xcc - 40), `cut-out background shows the checkerboard, got ${behind.join(',')}`);
   });
 
@@ -77,10 +79,39 @@ describe('comparison image', () => {
       const result = await composeComparison(await inputs(width, height, original));
       assert.ok(Math.max(result.width, result.height) <= MAX_SIDE, `${result.width}x${result.height}`);
       const panelWidth = (result.width - 2 * PANEL_GAP) / 3;
-      assert.ok(Math.abs(panelWidth / result.height - width / height) < 0.01, 'panels keep the aspect ratio');
+      const panelHeight = result.height - LABEL_HEIGHT;
+      assert.ok(Math.abs(panelWidth / panelHeight - width / height) < 0.01, 'panels keep the aspect ratio');
+      const thumb = await sharp(result.thumbnail).metadata();
+      assert.deepEqual([thumb.format, thumb.width], ['jpeg', THUMBNAIL_WIDTH], 'a thumbnail for reports');
       assert.equal(result.alpha.length, width * height, 'figures use the full-size matte');
     });
   }
+
+  it('draws the matte edge over the original and labels each panel', async () => {
+    // 200x100 grey original; the matte's foreground is the top half, so the edge is row 50.
+    const original = await sharp(rgb(200, 100, () => [128, 128, 128]), { raw: { width: 200, height: 100, channels: 3 } })
+      .png()
+      .toBuffer();
+    const result = await composeComparison(await inputs(200, 100, original));
+    const { data, info } = await sharp(result.jpeg).raw().toBuffer({ resolveWithObject: true });
+    const px = (x: number, y: number): Rgb => {
+      const i = (y * info.width + x) * info.channels;
+      return [data[i]!, data[i + 1]!, data[i + 2]!];
+    };
+    near(px(100, LABEL_HEIGHT + 50), [...OUTLINE], 'outline on the edge, original panel');
+    near(px(100, LABEL_HEIGHT + 49), [...OUTLINE], 'outline is two pixels wide');
+    near(px(100, LABEL_HEIGHT + 20), [128, 128, 128], 'original away from the edge');
+    near(px(200 + PANEL_GAP + 100, LABEL_HEIGHT + 50), [0, 0, 0], 'no outline on the matte panel');
+    // Text in the label band: dark pixels above every panel, and a white band between them.
+    for (let panel = 0; panel < 3; panel++) {
+      let dark = 0;
+      for (let y = 0; y < LABEL_HEIGHT; y++) {
+        for (let x = panel * (200 + PANEL_GAP); x < panel * (200 + PANEL_GAP) + 200; x++) if (px(x, y)[0] < 100) dark++;
+      }
+      assert.ok(dark > 30, `label above panel ${panel}: ${dark} dark pixels`);
+    }
+    near(px(3, 2), [255, 255, 255], 'label band background');
+  });
 
   it('rejects a matte that is not an image as a permanent error', async () => {
     const good = await inputs(8, 8, await sharp(rgb(8, 8, () => [0, 0, 0]), { raw: { width: 8, height: 8, channels: 3 } }).png().toBuffer());
