@@ -3,31 +3,10 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import unzipper from 'unzipper';
-import yazl from 'yazl';
 import { fixturePhotosDir, startNatsServer, tempDir, type NatsServerHandle } from '@mesh/testing';
+import { zipOf, type Status } from './mesh-client.js';
 import { readSse } from './sse-client.js';
 import { startServices, type RunningMesh } from './services.js';
-
-interface Status {
-  job_id: string;
-  state: string;
-  total: number;
-  completed: number;
-  failed: number;
-  progress: number;
-  done: boolean;
-  counts: Record<string, number>;
-  failures: { name: string; stage: string; reason: string }[];
-}
-
-async function zipOf(entries: [string, Buffer][]): Promise<Buffer> {
-  const zip = new yazl.ZipFile();
-  for (const [name, data] of entries) zip.addBuffer(data, name);
-  zip.end();
-  const parts: Buffer[] = [];
-  for await (const p of zip.outputStream) parts.push(p as Buffer);
-  return Buffer.concat(parts);
-}
 
 /** Mean of a single-channel image over a box given in fractions of its size. */
 async function meanIn(png: Buffer, x0: number, y0: number, x1: number, y1: number): Promise<number> {
@@ -124,6 +103,9 @@ describe('the whole mesh, end to end', function () {
     assert.ok(!files.has('matte/photos/broken.png'), 'the failed image has no results');
     const inZip = JSON.parse((await read('status.json')).toString()) as Status;
     assert.equal(inZip.completed, status.completed);
+    const report = JSON.parse((await read('report.json')).toString()) as { totals: { completed: number; measured: number } };
+    assert.deepEqual([report.totals.completed, report.totals.measured], [status.completed, status.completed], 'every completed image is measured');
+    assert.match((await read('report.html')).toString(), /data:image\/jpeg;base64,/, 'the HTML report inlines thumbnails');
 
     // The model really removed the background: Grace Hopper is kept, the wall behind her is not.
     const grace = await read('matte/photos/grace_hopper.png');

@@ -5,8 +5,12 @@ import { freePort, repoRoot } from '@mesh/testing';
 /** The four services of the mesh, each a separate node process, as `npm start` runs them. */
 export const SERVICES = ['status-projector', 'matting', 'comparison', 'gateway'] as const;
 
+export type ServiceName = (typeof SERVICES)[number];
+
 export interface RunningMesh {
   baseUrl: string;
+  /** SIGKILL one service (no chance to finish or ack), then start it again. */
+  killAndRestart(name: ServiceName): Promise<void>;
   /** Everything the services printed, for failure messages. */
   output(): string;
   stop(): Promise<void>;
@@ -16,7 +20,7 @@ export async function startServices(natsUrl: string, dataDir: string, env: NodeJ
   const root = repoRoot();
   const port = await freePort();
   let log = '';
-  const children: ChildProcess[] = SERVICES.map((name) => {
+  const spawnService = (name: ServiceName): ChildProcess => {
     const child = spawn(process.execPath, [path.join(root, 'apps', name, 'dist', 'main.js')], {
       cwd: root,
       env: {
@@ -33,22 +37,34 @@ export async function startServices(natsUrl: string, dataDir: string, env: NodeJ
     child.stdout?.on('data', tag);
     child.stderr?.on('data', tag);
     return child;
-  });
+  };
+  const running = new Map<ServiceName, ChildProcess>(SERVICES.map((name) => [name, spawnService(name)]));
+  const children = () => [...running.values()];
   const baseUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
     const ok = await fetch(`${baseUrl}/healthz`).then((r) => r.ok, () => false);
     if (ok) break;
-    const dead = children.find((c) => c.exitCode !== null);
+    const dead = children().find((c) => c.exitCode !== null);
     if (dead || Date.now() > deadline) throw new Error(`mesh did not come up:\n${log}`);
     await new Promise((r) => setTimeout(r, 200));
   }
   return {
     baseUrl,
     output: () => log,
+    killAndRestart: async (name) => {
+      const child = running.get(name)!;
+      await new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      });
+      log += `[test] killed ${name} with SIGKILL\n`;
+      running.set(name, spawnService(name));
+    },
     stop: async () => {
       await Promise.all(
-        children.map(
+        children().map(
           (c) =>
             new Promise<void>((resolve) => {
               if (c.exitCode !== null) return resolve();

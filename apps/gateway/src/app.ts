@@ -3,9 +3,12 @@ import Router from '@koa/router';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ObjectStore } from '@nats-io/obj';
 import { JobId, UploadRejectedError } from '@mesh/contracts';
-import type { EventPublisher } from '@mesh/nats';
-import { jobStatus, type Database } from '@mesh/read-model';
+import { replayDeadLetter, type EventPublisher } from '@mesh/nats';
+import { deadChunks, jobReport, jobStatus, summarise, type Database, type JobStatus, type JobSummary } from '@mesh/read-model';
+import { z } from 'zod';
 import { downloadZip } from './download.js';
+import { readJsonBody } from './json-body.js';
+import { reportWithHtml } from './report.js';
 import { createIngestSession } from './ingest.js';
 import { statusEventStream } from './sse.js';
 import { receiveUpload } from './upload.js';
@@ -50,6 +53,16 @@ export function createApp(deps: GatewayDeps): Koa {
     }
   });
 
+  // The summary reads every chunk's figures: computed once the job is done (the SSE stream ends
+  // then, so once per client), null before.
+  function withSummary(status: JobStatus): JobStatus & { summary: JobSummary | null };
+  function withSummary(status: JobStatus | null): (JobStatus & { summary: JobSummary | null }) | null;
+  function withSummary(status: JobStatus | null) {
+    if (!status) return null;
+    const report = status.done ? jobReport(deps.db, status.job_id) : null;
+    return { ...status, summary: report ? summarise(report) : null };
+  }
+
   const statusOf = (id: string) => {
     if (!JobId.safeParse(id).success) throw new JobNotFoundError(id);
     const status = jobStatus(deps.db, id);
@@ -84,7 +97,20 @@ export function createApp(deps: GatewayDeps): Koa {
   });
 
   router.get('/status/:job_id', (ctx) => {
-    ctx.body = statusOf(ctx.params.job_id!);
+    ctx.body = withSummary(statusOf(ctx.params.job_id!));
+  });
+
+  router.get('/jobs/:job_id/report', (ctx) => {
+    statusOf(ctx.params.job_id!);
+    ctx.body = jobReport(deps.db, ctx.params.job_id!);
+  });
+
+  router.get('/jobs/:job_id/report.html', async (ctx) => {
+    statusOf(ctx.params.job_id!);
+    const built = await reportWithHtml(deps.db, deps.store, ctx.params.job_id!);
+    if (!built) throw new JobNotFoundError(ctx.params.job_id!);
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = built.html;
   });
 
   router.get('/status/:job_id/events', (ctx) => {
@@ -93,15 +119,42 @@ export function createApp(deps: GatewayDeps): Koa {
     ctx.req.socket.setTimeout(0);
     ctx.set({ 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     ctx.type = 'text/event-stream';
-    ctx.body = statusEventStream({ nc: deps.nc, jobId: id, read: () => jobStatus(deps.db, id) });
+    ctx.body = statusEventStream({ nc: deps.nc, jobId: id, read: () => withSummary(jobStatus(deps.db, id)) });
   });
 
-  router.get('/download/:job_id', (ctx) => {
+  router.get('/download/:job_id', async (ctx) => {
     const id = ctx.params.job_id!;
-    const status = statusOf(id);
+    const status = withSummary(statusOf(id));
+    const built = await reportWithHtml(deps.db, deps.store, id);
+    const extras = built
+      ? [
+          { name: 'report.json', data: Buffer.from(JSON.stringify(built.report, null, 2)) },
+          { name: 'report.html', data: Buffer.from(built.html) },
+        ]
+      : [];
     ctx.type = 'application/zip';
     ctx.attachment(`${id}.zip`);
-    ctx.body = downloadZip(deps.db, deps.store, id, status);
+    ctx.body = downloadZip(deps.db, deps.store, id, status, extras);
+  });
+
+  const ReplayRequest = z.object({ chunks: z.array(z.string()).max(100_000).optional() });
+
+  router.post('/jobs/:job_id/replay', async (ctx) => {
+    const id = ctx.params.job_id!;
+    statusOf(id);
+    const body = ReplayRequest.safeParse(await readJsonBody(ctx.req));
+    if (!body.success) throw new UploadRejectedError('expected {"chunks": ["<chunk id>", ...]} or an empty body');
+    const dead = deadChunks(deps.db, id);
+    const wanted = body.data.chunks ? new Set(body.data.chunks) : undefined;
+    const notDead = wanted ? [...wanted].filter((c) => !dead.some((d) => d.chunk_id === c)) : [];
+    if (notDead.length > 0) {
+      throw new UploadRejectedError(`these chunks are not dead-lettered: ${notDead.slice(0, 20).join(', ')}`);
+    }
+    const replayed: string[] = [];
+    for (const d of dead) if (!wanted || wanted.has(d.chunk_id)) replayed.push(await replayDeadLetter(deps.nc, deps.publisher, d.dead_seq));
+    log(`gateway: job ${id}: replayed ${replayed.length} dead-lettered chunks`);
+    ctx.status = 202;
+    ctx.body = { job_id: id, replayed };
   });
 
   router.get('/healthz', (ctx) => {

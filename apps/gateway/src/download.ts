@@ -16,11 +16,18 @@ export function resultNames(name: string, chunkId: string, used: Set<string>): {
 }
 
 /**
- * A zip of every completed chunk's cut-out, matte and comparison, plus `status.json`. Entries are
+ * A zip of every completed chunk's cut-out, matte and comparison, plus `status.json` and `extras`. Entries are
  * added a page at a time and each object is opened only when the zip reaches it, so a job of
  * 100,000 chunks streams in bounded memory.
  */
-export function downloadZip(db: Database, store: ObjectStore, jobId: string, status: JobStatus): Readable {
+export function downloadZip(
+  db: Database,
+  store: ObjectStore,
+  jobId: string,
+  status: JobStatus,
+  /** Small files added at the end, next to `status.json` (the job report). */
+  extras: readonly { name: string; data: Buffer }[] = [],
+): Readable {
   const zip = new yazl.ZipFile();
   const chunks = completedChunks(db, jobId);
   const used = new Set<string>();
@@ -46,6 +53,7 @@ export function downloadZip(db: Database, store: ObjectStore, jobId: string, sta
       if (next.done) {
         exhausted = true;
         zip.addBuffer(Buffer.from(JSON.stringify(status, null, 2)), 'status.json');
+        for (const extra of extras) zip.addBuffer(extra.data, extra.name);
         zip.end();
         return;
       }

@@ -11,8 +11,21 @@ const IMAGE_TYPES: Readonly<Record<string, string>> = {
   '.gif': 'image/gif',
 };
 
+/** Folders whose images are ground-truth mattes for the images beside the folder. */
+export const GROUND_TRUTH_FOLDERS: readonly string[] = ['gt', 'alpha'];
+
 /** What to do with one named entry of an upload. */
-export type EntryVerdict = { kind: 'image'; name: string; contentType: string } | { kind: 'skip'; reason: string };
+export type EntryVerdict =
+  | { kind: 'image'; name: string; contentType: string }
+  /** A ground-truth matte for the image whose `groundTruthKey` is `key`. */
+  | { kind: 'ground_truth'; name: string; key: string }
+  | { kind: 'skip'; reason: string };
+
+/** Path without its extension: `shoot/a.jpg` -> `shoot/a`. An image and its ground truth share it. */
+export function groundTruthKey(imageName: string): string {
+  const ext = path.extname(imageName);
+  return ext ? imageName.slice(0, -ext.length) : imageName;
+}
 
 /**
  * Decide from its name whether an entry is an image to process. Names are normalised to a
@@ -29,6 +42,11 @@ export function classifyEntry(rawName: string): EntryVerdict {
   if (base.startsWith('.')) return { kind: 'skip', reason: 'hidden file' };
   const contentType = IMAGE_TYPES[path.extname(base).toLowerCase()];
   if (!contentType) return { kind: 'skip', reason: 'not an image' };
+  // `<dir>/gt/<name>.png` is the ground truth of `<dir>/<name>.<any image extension>`.
+  const folder = parts.length >= 2 ? parts[parts.length - 2]!.toLowerCase() : undefined;
+  if (folder !== undefined && GROUND_TRUTH_FOLDERS.includes(folder)) {
+    return { kind: 'ground_truth', name: parts.join('/'), key: groundTruthKey([...parts.slice(0, -2), base].join('/')) };
+  }
   return { kind: 'image', name: parts.join('/'), contentType };
 }
 

@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { ObjectStore } from '@nats-io/obj';
 import { ChunkIngested, JobCreated, JobFailed, JobSealed, messageId, objects, subjects } from '@mesh/contracts';
-import { digestToHex, type EventPublisher } from '@mesh/nats';
+import { digestToHex, writeObject, type EventPublisher } from '@mesh/nats';
+import { groundTruthKey } from './image-names.js';
 
 export interface Skipped {
   name: string;
@@ -15,9 +16,36 @@ export interface IngestSession {
   readonly chunks: number;
   readonly skipped: readonly Skipped[];
   addImage(name: string, contentType: string, data: Readable): Promise<void>;
+  /**
+   * A ground-truth matte for the image whose `groundTruthKey` is `key`. It is held until that image
+   * arrives and stored as `objects.groundTruth(job, chunk)` before the image's `chunk.ingested`.
+   */
+  addGroundTruth(name: string, key: string, data: Readable): Promise<void>;
   skip(name: string, reason: string): void;
   seal(): Promise<void>;
   fail(reason: string): Promise<void>;
+}
+
+/** Ground-truth bytes held in memory at once while they wait for their images. */
+export const MAX_PENDING_GROUND_TRUTH_BYTES = 256 * 1024 * 1024;
+
+/** Why a ground-truth entry was not used, as listed in the upload's `skipped`. */
+export const groundTruthReasons = {
+  late: 'ground truth after its image (put gt/ folders before the images in the archive)',
+  orphan: 'ground truth with no image of the same name',
+  duplicate: 'second ground truth for the same image',
+  tooMuch: 'too much ground truth waiting for its images (put each gt/ folder just before its images)',
+} as const;
+
+async function collect(data: Readable, limit: number): Promise<Buffer | null> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const part of data) {
+    size += (part as Buffer).length;
+    // Past the limit the rest is still read, so the upload goes on, but not kept.
+    if (size <= limit) parts.push(part as Buffer);
+  }
+  return size <= limit ? Buffer.concat(parts) : null;
 }
 
 export function chunkIdFor(index: number): string {
@@ -29,6 +57,15 @@ export function createIngestSession(store: ObjectStore, publisher: EventPublishe
   const jobId = randomUUID();
   const skipped: Skipped[] = [];
   let chunks = 0;
+  // Ground truth waiting for its image, by key, and the keys of images already published.
+  const pending = new Map<string, { name: string; data: Buffer }>();
+  let pendingBytes = 0;
+  const published = new Set<string>();
+  const dropPending = () => {
+    for (const gt of pending.values()) skipped.push({ name: gt.name, reason: groundTruthReasons.orphan });
+    pending.clear();
+    pendingBytes = 0;
+  };
   let created: Promise<unknown> | undefined;
   const now = () => new Date().toISOString();
 
@@ -51,6 +88,15 @@ export function createIngestSession(store: ObjectStore, publisher: EventPublishe
       const chunkId = chunkIdFor(++chunks);
       const object = objects.original(jobId, chunkId);
       const info = await store.put({ name: object }, Readable.toWeb(data) as ReadableStream<Uint8Array>);
+      const key = groundTruthKey(name);
+      const gt = pending.get(key);
+      if (gt) {
+        // Stored before chunk.ingested: the comparison stage reads "no object" as "no ground truth".
+        await writeObject(store, objects.groundTruth(jobId, chunkId), gt.data);
+        pending.delete(key);
+        pendingBytes -= gt.data.length;
+      }
+      published.add(key);
       await publisher.publish(
         ChunkIngested,
         subjects.chunkIngested(jobId, chunkId),
@@ -68,10 +114,25 @@ export function createIngestSession(store: ObjectStore, publisher: EventPublishe
         messageId('chunk.ingested', jobId, chunkId),
       );
     },
+    async addGroundTruth(name, key, data) {
+      const reason = published.has(key)
+        ? groundTruthReasons.late
+        : pending.has(key)
+          ? groundTruthReasons.duplicate
+          : undefined;
+      const bytes = await collect(data, reason ? 0 : MAX_PENDING_GROUND_TRUTH_BYTES - pendingBytes);
+      if (reason || bytes === null) {
+        skipped.push({ name, reason: reason ?? groundTruthReasons.tooMuch });
+        return;
+      }
+      pending.set(key, { name, data: bytes });
+      pendingBytes += bytes.length;
+    },
     skip(name, reason) {
       skipped.push({ name, reason });
     },
     async seal() {
+      dropPending();
       await ensureCreated();
       await publisher.publish(
         JobSealed,
@@ -81,6 +142,7 @@ export function createIngestSession(store: ObjectStore, publisher: EventPublishe
       );
     },
     async fail(reason) {
+      dropPending();
       if (!created) return;
       await publisher.publish(
         JobFailed,

@@ -60,6 +60,8 @@ export async function receiveUpload(req: IncomingMessage, session: IngestSession
         if (verdict.kind === 'skip') {
           session.skip(entry.name, verdict.reason);
           await drain(entry.stream);
+        } else if (verdict.kind === 'ground_truth') {
+          await session.addGroundTruth(verdict.name, verdict.key, entry.stream);
         } else {
           await session.addImage(verdict.name, verdict.contentType, entry.stream);
         }
@@ -70,6 +72,8 @@ export async function receiveUpload(req: IncomingMessage, session: IngestSession
     if (verdict.kind === 'skip') {
       session.skip(filename, verdict.reason);
       await drain(stream);
+    } else if (verdict.kind === 'ground_truth') {
+      await session.addGroundTruth(verdict.name, verdict.key, stream);
     } else {
       await session.addImage(verdict.name, verdict.contentType, stream);
     }

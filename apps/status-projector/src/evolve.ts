@@ -28,6 +28,7 @@ const emptyChunk = (jobId: string, chunkId: string): ChunkRow => ({
   figures: null,
   failed_stage: null,
   error: null,
+  dead_seq: null,
   updated_at: null,
 });
 
@@ -49,7 +50,9 @@ export function evolveJob(row: JobRow | undefined, event: PipelineEvent): JobRow
     case 'chunk.ingested':
     case 'chunk.matted':
     case 'chunk.compared':
-    case 'chunk.failed':
+    case 'chunk.attempt_failed':
+    case 'chunk.dead_lettered':
+    case 'chunk.replayed':
       return job;
     default: {
       const _exhaustive: never = event;
@@ -98,18 +101,45 @@ export function evolveChunk(row: ChunkRow | undefined, event: PipelineEvent): Ch
         status: advance(c.status, 'completed'),
         name: c.name ?? event.name,
         comparison_object: event.comparison_object,
-        figures: JSON.stringify(event.figures),
+        // One JSON column for everything measured: the matte's figures, the ground-truth metrics
+        // (or why the ground truth was unusable) and the report thumbnail, as read-model's StoredFigures.
+        figures: JSON.stringify({
+          ...event.figures,
+          ...(event.ground_truth ? { ground_truth: event.ground_truth } : {}),
+          ...(event.ground_truth_error ? { ground_truth_error: event.ground_truth_error } : {}),
+          ...(event.thumbnail_object ? { thumbnail_object: event.thumbnail_object } : {}),
+        }),
         // A chunk that completes after a replay no longer carries its old failure.
         failed_stage: null,
         error: null,
+        dead_seq: null,
         updated_at: event.compared_at,
       };
     }
-    case 'chunk.failed': {
+    case 'chunk.attempt_failed': {
+      // History, not a state change: the chunk is retried; the user sees its last error.
       const c = row ?? emptyChunk(event.job_id, event.chunk_id);
-      const status = advance(c.status, 'failed');
-      if (status !== 'failed') return c;
-      return { ...c, status, failed_stage: event.stage, error: event.reason, updated_at: event.failed_at };
+      if (c.status === 'completed') return c;
+      return { ...c, failed_stage: event.stage, error: event.error };
+    }
+    case 'chunk.dead_lettered': {
+      const c = row ?? emptyChunk(event.job_id, event.chunk_id);
+      const status = advance(c.status, 'permanently_failed');
+      if (status !== 'permanently_failed') return c;
+      return {
+        ...c,
+        status,
+        failed_stage: event.stage,
+        error: event.reason,
+        dead_seq: event.dead_seq,
+        updated_at: event.dead_lettered_at,
+      };
+    }
+    case 'chunk.replayed': {
+      // The one move backwards: a dead chunk sent back to its stage is in flight again.
+      const c = row ?? emptyChunk(event.job_id, event.chunk_id);
+      if (c.status !== 'permanently_failed') return c;
+      return { ...c, status: 'replayed', updated_at: event.replayed_at };
     }
     default: {
       const _exhaustive: never = event;

@@ -1,12 +1,14 @@
 import { loadConfig } from '@mesh/config';
-import { durables } from '@mesh/contracts';
-import { runStage } from '@mesh/nats';
+import { ADVISORIES_STREAM, durables } from '@mesh/contracts';
+import { runStage, startConsumerLoop, type ConsumerLoop } from '@mesh/nats';
 import { openReadModel } from '@mesh/read-model';
+import { createDeadLetterHandler } from './dead-letter.js';
 import { createProjectorHandler } from './handler.js';
 import { createProjection } from './projection.js';
 
 const config = loadConfig();
 const db = openReadModel(config.SQLITE_PATH);
+let deadLetters: ConsumerLoop | undefined;
 
 runStage({
   name: 'status-projector',
@@ -15,13 +17,30 @@ runStage({
   // One at a time keeps the fold in stream order; SQLite commits take microseconds.
   concurrency: 1,
   createHandler: ({ nc }) => createProjectorHandler(createProjection(db), nc),
-  onFailure: async (msg, err) => {
-    console.error(`status-projector: dropping ${msg.subject} (seq ${msg.seq}): ${String(err)}`);
+  onAttemptFailed: async (msg, err) => {
+    console.error(`status-projector: cannot apply ${msg.subject} (seq ${msg.seq}): ${String(err)}`);
   },
-  onStop: () => {
+  onStop: async () => {
+    await deadLetters?.stop();
     db.close();
   },
-}).catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+})
+  .then(async ({ nc, publisher }) => {
+    // The dead-letter handler lives beside the projector: both are bookkeeping of the stream.
+    deadLetters = await startConsumerLoop({
+      nc,
+      stream: ADVISORIES_STREAM,
+      durable: durables.deadLetter,
+      concurrency: 1,
+      maxDeliver: Number.POSITIVE_INFINITY,
+      heartbeatMs: Math.max(1000, (config.ACK_WAIT_SECONDS * 1000) / 3),
+      backoffMs: config.RETRY_BACKOFF_MS,
+      handle: createDeadLetterHandler(nc, publisher),
+      onAttemptFailed: async (msg, err) => console.error(`dead-letter: ${msg.subject} failed, will retry: ${String(err)}`),
+    });
+    console.log(`status-projector: dead-letter handler consuming ${ADVISORIES_STREAM}/${durables.deadLetter}`);
+  })
+  .catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });

@@ -11,7 +11,7 @@ export interface Projection {
 const JOB_COLUMNS = ['job_id', 'created_at', 'sealed_at', 'failed_at', 'total', 'skipped', 'error', 'source'] as const;
 const CHUNK_COLUMNS = [
   'job_id', 'chunk_id', 'name', 'status', 'bytes', 'sha256', 'original_object', 'matte_object', 'cutout_object',
-  'comparison_object', 'width', 'height', 'figures', 'failed_stage', 'error', 'updated_at',
+  'comparison_object', 'width', 'height', 'figures', 'failed_stage', 'error', 'dead_seq', 'updated_at',
 ] as const;
 
 const upsert = (table: string, columns: readonly string[]) =>

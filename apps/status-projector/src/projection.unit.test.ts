@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { PipelineEvent } from '@mesh/contracts';
-import { jobStatus, openReadModel } from '@mesh/read-model';
+import { deadChunks, jobStatus, openReadModel } from '@mesh/read-model';
 import { createProjection } from './projection.js';
 
 const at = new Date(0).toISOString();
@@ -17,15 +17,22 @@ const compared = (c: string): PipelineEvent => ({
   type: 'chunk.compared', job_id: 'j', chunk_id: c, name: `${c}.jpg`, comparison_object: `j/${c}/comparison.jpg`,
   figures: { foreground_fraction: 0.5, mean_alpha: 0.5, uncertain_fraction: 0 }, compared_at: at,
 });
-const failed = (c: string): PipelineEvent => ({
-  type: 'chunk.failed', job_id: 'j', chunk_id: c, stage: 'matting', reason: 'cannot decode image',
-  kind: 'permanent', deliveries: 1, failed_at: at,
+const attemptFailed = (c: string): PipelineEvent => ({
+  type: 'chunk.attempt_failed', job_id: 'j', chunk_id: c, stage: 'matting', delivery: 1, permanent: true,
+  error: 'cannot decode image', failed_at: at,
+});
+const deadLettered = (c: string, deadSeq = 7): PipelineEvent => ({
+  type: 'chunk.dead_lettered', job_id: 'j', chunk_id: c, stage: 'matting', reason: 'cannot decode image',
+  deliveries: 1, dead_subject: `dead.matting.j.${c}`, dead_seq: deadSeq, original_seq: 4, dead_lettered_at: at,
+});
+const replayed = (c: string): PipelineEvent => ({
+  type: 'chunk.replayed', job_id: 'j', chunk_id: c, stage: 'matting', dead_seq: 7, replayed_at: at,
 });
 const history: PipelineEvent[] = [
   { type: 'job.created', job_id: 'j', created_at: at, source: ['photos.zip'] },
   ingested('a'), ingested('b'), ingested('c'),
   { type: 'job.sealed', job_id: 'j', total_chunks: 3, skipped: [{ name: 'notes.txt', reason: 'not an image' }], sealed_at: at },
-  matted('a'), matted('b'), failed('c'), compared('a'), compared('b'),
+  matted('a'), matted('b'), attemptFailed('c'), deadLettered('c'), compared('a'), compared('b'),
 ];
 
 function dump(db: ReturnType<typeof openReadModel>) {
@@ -71,15 +78,39 @@ describe('status projection', () => {
     assert.deepEqual(dump(reversed).chunks, dump(inOrder).chunks);
   });
 
-  it('moves a failed chunk to completed when a replay succeeds', () => {
+  it('moves a dead-lettered chunk back in flight on replay, then to completed; counts stay right', () => {
     const db = openReadModel(':memory:');
     const p = createProjection(db);
     history.forEach((e, i) => p.apply(i + 1, e));
-    p.apply(50, matted('c'));
-    p.apply(51, compared('c'));
-    const s = jobStatus(db, 'j');
+    assert.deepEqual(deadChunks(db, 'j'), [{ chunk_id: 'c', dead_seq: 7 }]);
+    p.apply(50, replayed('c'));
+    let s = jobStatus(db, 'j');
+    assert.deepEqual([s?.state, s?.completed, s?.failed, s?.counts.replayed, s?.done], ['processing', 2, 0, 1, false]);
+    p.apply(51, matted('c'));
+    p.apply(52, compared('c'));
+    s = jobStatus(db, 'j');
     assert.equal(s?.state, 'completed');
     assert.deepEqual([s?.completed, s?.failed, s?.failures.length], [3, 0, 0]);
+    assert.deepEqual(deadChunks(db, 'j'), []);
+  });
+
+  it('dead-letters a replayed chunk again when it fails again', () => {
+    const db = openReadModel(':memory:');
+    const p = createProjection(db);
+    history.forEach((e, i) => p.apply(i + 1, e));
+    p.apply(50, replayed('c'));
+    p.apply(51, deadLettered('c', 9));
+    const s = jobStatus(db, 'j');
+    assert.deepEqual([s?.state, s?.failed], ['completed_with_failures', 1]);
+    assert.deepEqual(deadChunks(db, 'j'), [{ chunk_id: 'c', dead_seq: 9 }]);
+  });
+
+  it('ignores a replay of a chunk that is not dead', () => {
+    const db = openReadModel(':memory:');
+    const p = createProjection(db);
+    history.forEach((e, i) => p.apply(i + 1, e));
+    p.apply(50, replayed('a'));
+    assert.equal(jobStatus(db, 'j')?.counts.completed, 2);
   });
 
   it('reports an unknown job as null and an unsealed one as uploading', () => {

@@ -4,10 +4,32 @@ export { JobSealed } from './events/job-sealed.js';
 export { JobFailed } from './events/job-failed.js';
 export { ChunkIngested } from './events/chunk-ingested.js';
 export { ChunkMatted } from './events/chunk-matted.js';
-export { ChunkCompared, MatteFigures } from './events/chunk-compared.js';
-export { ChunkFailed, Stage } from './events/chunk-failed.js';
+export {
+  ChunkCompared,
+  MatteFigures,
+  MatteFlag,
+  BoundingBox,
+  MattingErrors,
+  GroundTruthMetrics,
+} from './events/chunk-compared.js';
+export { Stage } from './events/stage.js';
+export { ChunkAttemptFailed } from './events/chunk-attempt-failed.js';
+export { ChunkDeadLettered } from './events/chunk-dead-lettered.js';
+export { ChunkReplayed } from './events/chunk-replayed.js';
 export { PipelineEvent } from './events/index.js';
-export { subjects, filters, durables, objects, messageId, EVENTS_STREAM } from './subjects.js';
+export {
+  subjects,
+  filters,
+  durables,
+  objects,
+  messageId,
+  deadSubject,
+  parseChunkSubject,
+  EVENTS_STREAM,
+  DEAD_STREAM,
+  ADVISORIES_STREAM,
+  deadHeaders,
+} from './subjects.js';
 export {
   PermanentError,
   InvalidEventError,

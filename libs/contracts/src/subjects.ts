@@ -6,7 +6,9 @@ export const subjects = {
   chunkIngested: (jobId: string, chunkId: string) => `chunk.ingested.${jobId}.${chunkId}` as const,
   chunkMatted: (jobId: string, chunkId: string) => `chunk.matted.${jobId}.${chunkId}` as const,
   chunkCompared: (jobId: string, chunkId: string) => `chunk.compared.${jobId}.${chunkId}` as const,
-  chunkFailed: (jobId: string, chunkId: string) => `chunk.failed.${jobId}.${chunkId}` as const,
+  chunkAttemptFailed: (jobId: string, chunkId: string) => `chunk.attempt_failed.${jobId}.${chunkId}` as const,
+  chunkDeadLettered: (jobId: string, chunkId: string) => `chunk.dead_lettered.${jobId}.${chunkId}` as const,
+  chunkReplayed: (jobId: string, chunkId: string) => `chunk.replayed.${jobId}.${chunkId}` as const,
   /** Core NATS (not stored): the read model of a job changed. */
   statusChanged: (jobId: string) => `status.changed.${jobId}` as const,
 } as const;
@@ -22,11 +24,43 @@ export const filters = {
 /** The event stream every stage reads and writes. */
 export const EVENTS_STREAM = 'MESH_EVENTS';
 
+/** Copies of events that a stage gave up on, under `dead.<stage>.<job>.<chunk>`. */
+export const DEAD_STREAM = 'MESH_DEAD';
+
+/**
+ * JetStream's own advisories for messages of MESH_EVENTS that were terminated or ran out of
+ * deliveries. Captured in a stream created before any consumer, so none is missed.
+ */
+export const ADVISORIES_STREAM = 'MESH_ADVISORIES';
+
+export function deadSubject(stage: string, jobId: string, chunkId: string): string {
+  return `dead.${stage}.${jobId}.${chunkId}`;
+}
+
+/** Headers the dead-letter handler adds to the copy; the body stays the original event. */
+export const deadHeaders = {
+  originalSubject: 'Mesh-Original-Subject',
+  originalSeq: 'Mesh-Original-Seq',
+  stage: 'Mesh-Stage',
+  deliveries: 'Mesh-Deliveries',
+  lastError: 'Mesh-Last-Error',
+  /** JSON array of every failed attempt: `{delivery, error, permanent, failed_at}`. */
+  errorHistory: 'Mesh-Error-History',
+} as const;
+
+/** `chunk.<event>.<job>.<chunk>` -> its parts, or null for any other subject. */
+export function parseChunkSubject(subject: string): { event: string; jobId: string; chunkId: string } | null {
+  const parts = subject.split('.');
+  if (parts.length !== 4 || parts[0] !== 'chunk') return null;
+  return { event: parts[1]!, jobId: parts[2]!, chunkId: parts[3]! };
+}
+
 /** Durable consumer names, one per stage. */
 export const durables = {
   matting: 'matting',
   comparison: 'comparison',
   statusProjector: 'status-projector',
+  deadLetter: 'dead-letter',
 } as const;
 
 /** Object-store names of one chunk's files. */
@@ -35,6 +69,13 @@ export const objects = {
   matte: (jobId: string, chunkId: string) => `${jobId}/${chunkId}/matte.png`,
   cutout: (jobId: string, chunkId: string) => `${jobId}/${chunkId}/cutout.png`,
   comparison: (jobId: string, chunkId: string) => `${jobId}/${chunkId}/comparison.jpg`,
+  /** Small JPEG of the comparison, inlined in job reports. */
+  thumbnail: (jobId: string, chunkId: string) => `${jobId}/${chunkId}/thumbnail.jpg`,
+  /**
+   * Ground-truth matte the upload carried for this image, if any. The gateway writes it before it
+   * publishes the chunk's `chunk.ingested`, so a stage that finds it missing knows there is none.
+   */
+  groundTruth: (jobId: string, chunkId: string) => `${jobId}/${chunkId}/gt.png`,
 } as const;
 
 /** `Nats-Msg-Id` of an event, so a retried publish is dropped by the stream's duplicate window. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import {
-  ChunkFailed,
+  ChunkAttemptFailed,
   ChunkIngested,
   EVENTS_STREAM,
   PermanentError,
@@ -13,7 +13,7 @@ import {
   subjects,
 } from '@mesh/contracts';
 import { startNatsServer, type NatsServerHandle } from '@mesh/testing';
-import { chunkFailureReporter, connectNats, eventPublisher, provisionMesh, startConsumerLoop } from './index.js';
+import { chunkAttemptReporter, connectNats, eventPublisher, provisionMesh, startConsumerLoop } from './index.js';
 
 const event = (chunk: string) => ({
   type: 'chunk.ingested' as const,
@@ -27,13 +27,13 @@ const event = (chunk: string) => ({
   ingested_at: new Date().toISOString(),
 });
 
-async function failures(nc: NatsConnection): Promise<ChunkFailed[]> {
+async function attempts(nc: NatsConnection): Promise<ChunkAttemptFailed[]> {
   const jsm = await jetstreamManager(nc);
-  const out: ChunkFailed[] = [];
+  const out: ChunkAttemptFailed[] = [];
   const info = await jsm.streams.info(EVENTS_STREAM);
   for (let seq = 1; seq <= info.state.last_seq; seq++) {
     const m = await jsm.streams.getMessage(EVENTS_STREAM, { seq }).catch(() => null);
-    if (m?.subject.startsWith('chunk.failed.')) out.push(parseEvent(ChunkFailed, m.data, m.subject));
+    if (m?.subject.startsWith('chunk.attempt_failed.')) out.push(parseEvent(ChunkAttemptFailed, m.data, m.subject));
   }
   return out;
 }
@@ -60,12 +60,12 @@ describe('consumer loop', () => {
     await server.cleanup();
   });
 
-  it('acks successes, dead-letters permanent errors after one attempt, retries others up to max_deliver', async () => {
+  it('acks successes, terminates permanent errors after one attempt, retries others up to max_deliver', async () => {
     const publisher = eventPublisher(nc);
     for (const c of ['ok', 'corrupt', 'flaky', 'oom']) {
       await publisher.publish(ChunkIngested, subjects.chunkIngested('job1', c), event(c), messageId('i', 'job1', c));
     }
-    const attempts = new Map<string, number>();
+    const tries = new Map<string, number>();
     const loop = await startConsumerLoop({
       nc,
       stream: EVENTS_STREAM,
@@ -75,35 +75,38 @@ describe('consumer loop', () => {
       heartbeatMs: 1000,
       backoffMs: 50,
       log: () => undefined,
-      onFailure: chunkFailureReporter(publisher, 'matting'),
+      onAttemptFailed: chunkAttemptReporter(publisher, 'matting'),
       handle: async (msg) => {
         const e = parseEvent(ChunkIngested, msg.data, msg.subject);
-        const n = (attempts.get(e.chunk_id) ?? 0) + 1;
-        attempts.set(e.chunk_id, n);
+        const n = (tries.get(e.chunk_id) ?? 0) + 1;
+        tries.set(e.chunk_id, n);
         if (e.chunk_id === 'corrupt') throw new PermanentError('not a JPEG');
         if (e.chunk_id === 'flaky' && n < 3) throw new RetryableError('out of memory');
         if (e.chunk_id === 'oom') throw new RetryableError('out of memory');
       },
     });
     try {
-      await until(async () => (await failures(nc)).length === 2 && attempts.get('flaky') === 3);
+      await until(async () => (await attempts(nc)).length === 6);
       const js = jetstream(nc);
       await until(async () => (await js.consumers.get(EVENTS_STREAM, durables.matting).then((c) => c.info())).num_ack_pending === 0);
     } finally {
       await loop.stop();
     }
-    assert.deepEqual(Object.fromEntries(attempts), { ok: 1, corrupt: 1, flaky: 3, oom: 3 });
-    const failed = (await failures(nc)).map((f) => [f.chunk_id, f.kind, f.reason, f.deliveries]);
-    assert.deepEqual(failed.sort(), [
-      ['corrupt', 'permanent', 'not a JPEG', 1],
-      ['oom', 'exhausted', 'out of memory', 3],
+    assert.deepEqual(Object.fromEntries(tries), { ok: 1, corrupt: 1, flaky: 3, oom: 3 });
+    const history = (await attempts(nc)).map((f) => `${f.chunk_id}#${f.delivery}${f.permanent ? '!' : ''}: ${f.error}`);
+    assert.deepEqual(history.sort(), [
+      'corrupt#1!: not a JPEG',
+      'flaky#1: out of memory',
+      'flaky#2: out of memory',
+      'oom#1: out of memory',
+      'oom#2: out of memory',
+      'oom#3: out of memory',
     ]);
   });
 
   it('reports a message that breaks its schema against the chunk its subject names', async () => {
     const js = jetstream(nc);
     await js.publish(subjects.chunkIngested('job1', 'bad'), new TextEncoder().encode('{"type":"chunk.ingested"}'));
-    const publisher = eventPublisher(nc);
     const loop = await startConsumerLoop({
       nc,
       stream: EVENTS_STREAM,
@@ -112,17 +115,16 @@ describe('consumer loop', () => {
       maxDeliver: 3,
       heartbeatMs: 1000,
       log: () => undefined,
-      onFailure: chunkFailureReporter(publisher, 'matting'),
+      onAttemptFailed: chunkAttemptReporter(eventPublisher(nc), 'matting'),
       handle: async (msg) => void parseEvent(ChunkIngested, msg.data, msg.subject),
     });
     try {
-      await until(async () => (await failures(nc)).length === 1);
+      await until(async () => (await attempts(nc)).length === 1);
     } finally {
       await loop.stop();
     }
-    const [f] = await failures(nc);
-    assert.equal(f?.chunk_id, 'bad');
-    assert.equal(f?.kind, 'permanent');
-    assert.match(f?.reason ?? '', /does not match its schema/);
+    const [f] = await attempts(nc);
+    assert.deepEqual([f?.chunk_id, f?.permanent], ['bad', true]);
+    assert.match(f?.error ?? '', /does not match its schema/);
   });
 });

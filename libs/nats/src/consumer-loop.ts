@@ -2,8 +2,15 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JsMsg } from '@nats-io/jetstream';
 import { PermanentError } from '@mesh/contracts';
 
-/** Why a message was given up on. */
-export type FailureKind = 'permanent' | 'exhausted';
+/** One failed delivery, as the loop saw it. */
+export interface AttemptFailure {
+  /** No retry can help: the message is terminated now. */
+  permanent: boolean;
+  /** 1-based delivery number that failed. */
+  delivery: number;
+  /** This was the last delivery the consumer allows: the message is terminated now. */
+  last: boolean;
+}
 
 export interface ConsumerLoopOptions {
   nc: NatsConnection;
@@ -19,8 +26,12 @@ export interface ConsumerLoopOptions {
   backoffMs?: number;
   /** Does the work; resolves on success, throws PermanentError or anything retryable. */
   handle: (msg: JsMsg) => Promise<void>;
-  /** Records a final failure (publishes chunk.failed) before the message is terminated. */
-  onFailure: (msg: JsMsg, err: unknown, kind: FailureKind) => Promise<void>;
+  /**
+   * Records a failed delivery (publishes chunk.attempt_failed, the chunk's error history) before the
+   * message is nak'ed or terminated. Terminated messages reach the dead-letter handler through
+   * JetStream's advisories, as do messages whose worker died on their last delivery.
+   */
+  onAttemptFailed: (msg: JsMsg, err: unknown, failure: AttemptFailure) => Promise<void>;
   log?: (line: string) => void;
 }
 
@@ -60,21 +71,20 @@ export async function startConsumerLoop(opts: ConsumerLoopOptions): Promise<Cons
       await msg.ackAck().catch(() => msg.ack());
     } catch (err) {
       const delivery = msg.info.deliveryCount;
-      if (err instanceof PermanentError || delivery >= opts.maxDeliver) {
-        const kind: FailureKind = err instanceof PermanentError ? 'permanent' : 'exhausted';
-        log(`${opts.durable}: ${msg.subject} failed (${kind}, delivery ${delivery}): ${describe(err)}`);
-        try {
-          await opts.onFailure(msg, err, kind);
-          msg.term(describe(err).slice(0, 200));
-        } catch (reportErr) {
-          // The failure could not be recorded: leave the message to redelivery rather than lose it.
-          log(`${opts.durable}: could not record failure of ${msg.subject}: ${describe(reportErr)}`);
-          msg.nak(backoff(delivery, opts.backoffMs ?? 1000));
-        }
-      } else {
-        log(`${opts.durable}: ${msg.subject} failed (delivery ${delivery}, will retry): ${describe(err)}`);
+      const permanent = err instanceof PermanentError;
+      const last = permanent || delivery >= opts.maxDeliver;
+      log(`${opts.durable}: ${msg.subject} failed (delivery ${delivery}${permanent ? ', permanent' : ''}): ${describe(err)}`);
+      try {
+        await opts.onAttemptFailed(msg, err, { permanent, delivery, last });
+      } catch (reportErr) {
+        // The failure could not be recorded: leave the message to redelivery rather than lose it.
+        log(`${opts.durable}: could not record failure of ${msg.subject}: ${describe(reportErr)}`);
         msg.nak(backoff(delivery, opts.backoffMs ?? 1000));
+        return;
       }
+      // Terminating (rather than a last nak) makes the server announce it at once, with the reason.
+      if (last) msg.term(describe(err).slice(0, 256));
+      else msg.nak(backoff(delivery, opts.backoffMs ?? 1000));
     } finally {
       clearInterval(heartbeat);
     }

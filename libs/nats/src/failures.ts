@@ -1,6 +1,6 @@
 import type { JsMsg } from '@nats-io/jetstream';
-import { ChunkFailed, messageId, subjects, type Stage } from '@mesh/contracts';
-import type { FailureKind } from './consumer-loop.js';
+import { ChunkAttemptFailed, parseChunkSubject, subjects, type Stage } from '@mesh/contracts';
+import type { AttemptFailure } from './consumer-loop.js';
 import type { EventPublisher } from './publish.js';
 
 /** Wording a user reads: the error's message without internal prefixes. */
@@ -10,28 +10,29 @@ export function reasonOf(err: unknown): string {
 }
 
 /**
- * The `onFailure` of a chunk stage: publishes `chunk.failed` for the chunk the message names.
- * The ids come from the subject (`chunk.<event>.<job>.<chunk>`), so even a body that failed its
- * schema is reported against the right chunk.
+ * The `onAttemptFailed` of a chunk stage: publishes `chunk.attempt_failed` for the chunk the message
+ * names. The ids come from the subject (`chunk.<event>.<job>.<chunk>`), so even a body that failed
+ * its schema is reported against the right chunk.
  */
-export function chunkFailureReporter(publisher: EventPublisher, stage: Stage) {
-  return async (msg: JsMsg, err: unknown, kind: FailureKind): Promise<void> => {
-    const [, , jobId, chunkId] = msg.subject.split('.');
-    if (!jobId || !chunkId) return;
+export function chunkAttemptReporter(publisher: EventPublisher, stage: Stage) {
+  return async (msg: JsMsg, err: unknown, failure: AttemptFailure): Promise<void> => {
+    const ids = parseChunkSubject(msg.subject);
+    if (!ids) return;
     await publisher.publish(
-      ChunkFailed,
-      subjects.chunkFailed(jobId, chunkId),
+      ChunkAttemptFailed,
+      subjects.chunkAttemptFailed(ids.jobId, ids.chunkId),
       {
-        type: 'chunk.failed',
-        job_id: jobId,
-        chunk_id: chunkId,
+        type: 'chunk.attempt_failed',
+        job_id: ids.jobId,
+        chunk_id: ids.chunkId,
         stage,
-        reason: reasonOf(err),
-        kind,
-        deliveries: msg.info.deliveryCount,
+        delivery: failure.delivery,
+        permanent: failure.permanent,
+        error: reasonOf(err),
         failed_at: new Date().toISOString(),
       },
-      messageId(`chunk.failed.${stage}`, jobId, chunkId),
+      // The stream sequence keeps a replayed message's attempts apart from the original's.
+      `attempt:${stage}:${msg.seq}:${failure.delivery}`,
     );
   };
 }

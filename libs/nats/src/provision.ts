@@ -11,7 +11,7 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import { EVENTS_STREAM, durables, filters } from '@mesh/contracts';
+import { ADVISORIES_STREAM, DEAD_STREAM, EVENTS_STREAM, durables, filters } from '@mesh/contracts';
 
 import type { Config } from '@mesh/config';
 
@@ -20,6 +20,8 @@ export interface ProvisionOptions {
   eventsMaxAgeHours: number;
   ackWaitSeconds: number;
   maxDeliver: number;
+  /** max_ack_pending of the matting consumer (JetStream's default is 1000); unset keeps the server's default. */
+  mattingMaxAckPending?: number;
 }
 
 /** The provisioning options a service's configuration implies. */
@@ -29,6 +31,7 @@ export function provisionOptions(config: Config): ProvisionOptions {
     eventsMaxAgeHours: config.EVENTS_MAX_AGE_HOURS,
     ackWaitSeconds: config.ACK_WAIT_SECONDS,
     maxDeliver: config.MAX_DELIVER,
+    mattingMaxAckPending: config.MATTING_MAX_ACK_PENDING,
   };
 }
 
@@ -71,6 +74,34 @@ async function ensureConsumer(
  */
 export async function provisionMesh(nc: NatsConnection, opts: ProvisionOptions): Promise<ObjectStore> {
   const jsm = await jetstreamManager(nc);
+  // The advisories stream exists before any consumer does, so no dead letter can go unrecorded.
+  await ensureStream(jsm, {
+    name: ADVISORIES_STREAM,
+    subjects: [
+      `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${EVENTS_STREAM}.*`,
+      `$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.${EVENTS_STREAM}.*`,
+    ],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: nanos(opts.eventsMaxAgeHours * 3600 * 1000),
+  });
+  await ensureStream(jsm, {
+    name: DEAD_STREAM,
+    subjects: ['dead.>'],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    // Dead letters wait for an operator: keep them longer than the events they copy.
+    max_age: nanos(opts.eventsMaxAgeHours * 4 * 3600 * 1000),
+    duplicate_window: nanos(2 * 60 * 1000),
+  });
+  await ensureConsumer(jsm, ADVISORIES_STREAM, {
+    durable_name: durables.deadLetter,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    // A dead letter must never be dropped: retry until its copy is stored.
+    max_deliver: -1,
+    ack_wait: nanos(opts.ackWaitSeconds * 1000),
+  });
   await ensureStream(jsm, {
     name: EVENTS_STREAM,
     subjects: [...filters.allEvents],
@@ -89,13 +120,18 @@ export async function provisionMesh(nc: NatsConnection, opts: ProvisionOptions):
     max_deliver: opts.maxDeliver,
     ack_wait: nanos(opts.ackWaitSeconds * 1000),
   });
-  await ensureConsumer(jsm, EVENTS_STREAM, worker(durables.matting, filters.chunkIngested));
+  await ensureConsumer(jsm, EVENTS_STREAM, {
+    ...worker(durables.matting, filters.chunkIngested),
+    ...(opts.mattingMaxAckPending ? { max_ack_pending: opts.mattingMaxAckPending } : {}),
+  });
   await ensureConsumer(jsm, EVENTS_STREAM, worker(durables.comparison, filters.chunkMatted));
   await ensureConsumer(jsm, EVENTS_STREAM, {
     durable_name: durables.statusProjector,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
-    max_deliver: opts.maxDeliver,
+    // The read model must see every event: a busy or full disk is waited out, never dropped.
+    // Only an event that fails its schema is terminated (and then ignored by the dead-letter handler).
+    max_deliver: -1,
     ack_wait: nanos(opts.ackWaitSeconds * 1000),
   });
   return new Objm(nc).create(opts.bucket, { storage: StorageType.File });

@@ -4,8 +4,8 @@ import type { ObjectStore } from '@nats-io/obj';
 import { EVENTS_STREAM, type Stage } from '@mesh/contracts';
 import type { Config } from '@mesh/config';
 import { connectNats } from './connection.js';
-import { startConsumerLoop, type ConsumerLoop, type FailureKind } from './consumer-loop.js';
-import { chunkFailureReporter } from './failures.js';
+import { startConsumerLoop, type AttemptFailure, type ConsumerLoop } from './consumer-loop.js';
+import { chunkAttemptReporter } from './failures.js';
 import { provisionMesh, provisionOptions } from './provision.js';
 import { eventPublisher, type EventPublisher } from './publish.js';
 
@@ -21,11 +21,11 @@ export interface StageOptions {
   config: Config;
   durable: string;
   concurrency: number;
-  /** Stage name for chunk.failed; omit for consumers that are not a chunk stage (the projector). */
+  /** Stage name for chunk.attempt_failed; omit for consumers that are not a chunk stage. */
   stage?: Stage;
   /** Build the message handler once the connection and store exist. */
   createHandler: (ctx: StageContext) => Promise<(msg: JsMsg) => Promise<void>> | ((msg: JsMsg) => Promise<void>);
-  onFailure?: (msg: JsMsg, err: unknown, kind: FailureKind) => Promise<void>;
+  onAttemptFailed?: (msg: JsMsg, err: unknown, failure: AttemptFailure) => Promise<void>;
   /** Called after the loop stopped, before the connection drains (close a model, a database). */
   onStop?: () => Promise<void> | void;
 }
@@ -43,8 +43,8 @@ export async function runStage(opts: StageOptions): Promise<RunningStage> {
   const publisher = eventPublisher(nc);
   const ctx: StageContext = { nc, store, publisher };
   const handle = await opts.createHandler(ctx);
-  const onFailure =
-    opts.onFailure ?? (opts.stage ? chunkFailureReporter(publisher, opts.stage) : async () => undefined);
+  const onAttemptFailed =
+    opts.onAttemptFailed ?? (opts.stage ? chunkAttemptReporter(publisher, opts.stage) : async () => undefined);
   const loop = await startConsumerLoop({
     nc,
     stream: EVENTS_STREAM,
@@ -54,7 +54,7 @@ export async function runStage(opts: StageOptions): Promise<RunningStage> {
     heartbeatMs: Math.max(1000, (config.ACK_WAIT_SECONDS * 1000) / 3),
     backoffMs: config.RETRY_BACKOFF_MS,
     handle,
-    onFailure,
+    onAttemptFailed,
   });
   let stopping: Promise<void> | undefined;
   const stop = () =>

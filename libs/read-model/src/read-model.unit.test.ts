@@ -18,7 +18,7 @@ describe('read model', () => {
   it('pages through every completed chunk of a large job in order, and only those', () => {
     const chunks = Array.from({ length: 1203 }, (_, i) => ({
       id: `c${String(i).padStart(7, '0')}`,
-      status: i % 10 === 0 ? 'failed' : 'completed',
+      status: i % 10 === 0 ? 'permanently_failed' : 'completed',
     }));
     const db = seed(chunks, { sealed: 1203 });
     const ids = [...completedChunks(db, 'j', 100)].map((c) => c.chunk_id);

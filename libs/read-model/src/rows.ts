@@ -1,8 +1,20 @@
-/** Where one chunk stands. `failed` may still move to `completed` when a replay succeeds. */
-export type ChunkStatus = 'ingested' | 'matted' | 'failed' | 'completed';
+/**
+ * Where one chunk stands. `permanently_failed` chunks sit in the DEAD stream; a replay moves them
+ * to `replayed`, and from there on like any other chunk.
+ */
+export type ChunkStatus = 'replayed' | 'ingested' | 'matted' | 'permanently_failed' | 'completed';
 
-/** Forward order of chunk states; an event never moves a chunk backwards. */
-export const chunkRank: Readonly<Record<ChunkStatus, number>> = { ingested: 1, matted: 2, failed: 3, completed: 4 };
+/**
+ * Forward order of chunk states; an event never moves a chunk backwards. The one way back is a
+ * replay, which only takes a `permanently_failed` chunk to `replayed`.
+ */
+export const chunkRank: Readonly<Record<ChunkStatus, number>> = {
+  replayed: 0,
+  ingested: 1,
+  matted: 2,
+  permanently_failed: 3,
+  completed: 4,
+};
 
 export interface JobRow {
   job_id: string;
@@ -30,9 +42,12 @@ export interface ChunkRow {
   comparison_object: string | null;
   width: number | null;
   height: number | null;
-  /** JSON of MatteFigures. */
+  /** JSON of MatteFigures plus chunk.compared's ground_truth, ground_truth_error and thumbnail_object (see StoredFigures). */
   figures: string | null;
   failed_stage: string | null;
+  /** The last error: of the latest failed attempt, or why the chunk was dead-lettered. */
   error: string | null;
+  /** Sequence of the chunk's latest dead letter in the DEAD stream. */
+  dead_seq: number | null;
   updated_at: string | null;
 }

@@ -29,6 +29,7 @@ export function migrate(db: Database): void {
       figures           TEXT,
       failed_stage      TEXT,
       error             TEXT,
+      dead_seq          INTEGER,
       updated_at        TEXT,
       PRIMARY KEY (job_id, chunk_id)
     ) WITHOUT ROWID;
@@ -36,4 +37,11 @@ export function migrate(db: Database): void {
     -- Stream sequences already folded in: a redelivered or replayed event is applied once.
     CREATE TABLE IF NOT EXISTS applied_events (seq INTEGER PRIMARY KEY);
   `);
+  addColumn(db, 'chunks', 'dead_seq', 'INTEGER');
+}
+
+/** ALTER TABLE ... ADD COLUMN, once: files written by an older version gain the column. */
+function addColumn(db: Database, table: string, column: string, type: string): void {
+  const columns = db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+  if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
 }

@@ -20,6 +20,7 @@ export interface JobStatus {
   skipped: { name: string; reason: string }[];
   /** Why the upload itself failed, if it did. */
   error: string | null;
+  /** Chunks that failed for good, with their stage and last error (at most 1000). */
   failures: { chunk_id: string; name: string | null; stage: string | null; reason: string | null }[];
 }
 
@@ -37,7 +38,7 @@ export function jobStatus(db: Database, jobId: string): JobStatus | null {
     seen += r.n;
   }
   const completed = counts.completed ?? 0;
-  const failed = counts.failed ?? 0;
+  const failed = counts.permanently_failed ?? 0;
   const sealed = job.sealed_at !== null;
   const uploadFailed = job.failed_at !== null;
   // A failed upload keeps the chunks it had: they are the job's total.
@@ -52,7 +53,7 @@ export function jobStatus(db: Database, jobId: string): JobStatus | null {
   const failures = db
     .prepare(
       `SELECT chunk_id, name, failed_stage AS stage, error AS reason FROM chunks
-       WHERE job_id = ? AND status = 'failed' ORDER BY chunk_id LIMIT 1000`,
+       WHERE job_id = ? AND status = 'permanently_failed' ORDER BY chunk_id LIMIT 1000`,
     )
     .all(jobId) as JobStatus['failures'];
   return {
@@ -69,6 +70,16 @@ export function jobStatus(db: Database, jobId: string): JobStatus | null {
     error: job.error,
     failures,
   };
+}
+
+/** Dead-lettered chunks of a job with their DEAD-stream sequence, for replay. */
+export function deadChunks(db: Database, jobId: string): { chunk_id: string; dead_seq: number }[] {
+  return db
+    .prepare(
+      `SELECT chunk_id, dead_seq FROM chunks
+       WHERE job_id = ? AND status = 'permanently_failed' AND dead_seq IS NOT NULL ORDER BY chunk_id`,
+    )
+    .all(jobId) as { chunk_id: string; dead_seq: number }[];
 }
 
 /** Completed chunks of a job in a stable order, a page at a time (a job can hold 100,000). */

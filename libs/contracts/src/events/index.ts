@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ChunkCompared } from './chunk-compared.js';
-import { ChunkFailed } from './chunk-failed.js';
+import { ChunkAttemptFailed } from './chunk-attempt-failed.js';
+import { ChunkDeadLettered } from './chunk-dead-lettered.js';
+import { ChunkReplayed } from './chunk-replayed.js';
 import { ChunkIngested } from './chunk-ingested.js';
 import { ChunkMatted } from './chunk-matted.js';
 import { JobCreated } from './job-created.js';
@@ -15,6 +17,8 @@ export const PipelineEvent = z.discriminatedUnion('type', [
   ChunkIngested,
   ChunkMatted,
   ChunkCompared,
-  ChunkFailed,
+  ChunkAttemptFailed,
+  ChunkDeadLettered,
+  ChunkReplayed,
 ]);
 export type PipelineEvent = z.infer<typeof PipelineEvent>;
