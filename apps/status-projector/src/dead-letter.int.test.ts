@@ -158,6 +158,8 @@ describe('dead letters', function () {
     for (const [, seq] of dead) if (seq !== dead.get('oom')) await replayDeadLetter(nc, publisher, seq);
     await until('replayed chunks to leave the dead list', () => deadChunks(db, 'job1').length === 1);
     await until('both to be handled again', () => seen.includes('abandoned#1') && seen.filter((s) => s === 'corrupt#1').length === 2);
+    // The worker can see a replayed event before the projector has folded it in: wait for the fold.
+    await until('the projector to apply the replays', () => jobStatus(db, 'job1')?.counts.ingested === 3);
     const after = jobStatus(db, 'job1');
     assert.deepEqual([after?.failed, after?.counts.ingested], [1, 3], 'oom (replayed by CLI) stays dead in the read model until it completes');
   });
