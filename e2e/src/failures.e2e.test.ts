@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import unzipper from 'unzipper';
@@ -32,6 +34,7 @@ describe('failures the mesh survives (real processes, real nats-server)', functi
   let nats: NatsServerHandle;
   let data: { dir: string; remove: () => Promise<void> };
   let mesh: RunningMesh | undefined;
+  let hook: http.Server | undefined;
 
   beforeEach(async () => {
     nats = await startNatsServer();
@@ -41,6 +44,8 @@ describe('failures the mesh survives (real processes, real nats-server)', functi
     if (this.currentTest?.state === 'failed' && mesh) console.log(mesh.output());
     await mesh?.stop();
     mesh = undefined;
+    hook?.close();
+    hook = undefined;
     await nats.cleanup();
     await data.remove();
   });
@@ -50,7 +55,19 @@ describe('failures the mesh survives (real processes, real nats-server)', functi
       MATTING_FAULT_INJECTION: 'photos/chelsea.png=2,photos/coffee.png=3',
       RETRY_BACKOFF_MS: '200',
     });
-    const job = await uploadPhotos(mesh.baseUrl, fixturePhotosDir(), ['chelsea.png', 'coffee.png', 'rocket.jpg']);
+    // The user's endpoint for callback_url: every POST it receives.
+    const callbacks: { type: string; chunk_id?: string; reason?: string; status?: Status }[] = [];
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d)).on('end', () => {
+        callbacks.push(JSON.parse(body));
+        res.writeHead(204).end();
+      });
+    });
+    hook = server;
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const hookUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/done`;
+    const job = await uploadPhotos(mesh.baseUrl, fixturePhotosDir(), ['chelsea.png', 'coffee.png', 'rocket.jpg'], `?callback_url=${encodeURIComponent(hookUrl)}`);
     const first = await waitDone(mesh.baseUrl, job);
     assert.deepEqual([first.state, first.completed, first.failed], ['completed_with_failures', 2, 1]);
     const [dead] = first.failures;
@@ -66,6 +83,15 @@ describe('failures the mesh survives (real processes, real nats-server)', functi
     const names = await downloadNames(mesh.baseUrl, job);
     assert.equal(names.filter((n) => n.startsWith('cutout/')).length, 3);
     assert.ok(names.includes('cutout/photos/coffee.png'));
+
+    // callback_url: the permanent failure, the first finish, and the finish after the replay.
+    const deadline = Date.now() + 15_000;
+    while (callbacks.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(
+      callbacks.map((c) => (c.type === 'job.finished' ? `${c.type} ${c.status?.state}` : `${c.type} ${c.chunk_id}`)),
+      [`chunk.permanently_failed ${dead!.chunk_id}`, 'job.finished completed_with_failures', 'job.finished completed'],
+    );
+    assert.match(callbacks[0]?.reason ?? '', /Failed to allocate memory/);
   });
 
   it('loses and doubles nothing when the matting worker is SIGKILLed three times mid-inference', async () => {

@@ -26,12 +26,12 @@ export async function zipOf(entries: [string, Buffer][]): Promise<Buffer> {
 }
 
 /** Upload photos of a folder as one zip under `photos/`; returns the job id. */
-export async function uploadPhotos(baseUrl: string, dir: string, names: string[]): Promise<string> {
+export async function uploadPhotos(baseUrl: string, dir: string, names: string[], query = ''): Promise<string> {
   const entries: [string, Buffer][] = [];
   for (const n of names) entries.push([`photos/${n}`, await readFile(path.join(dir, n))]);
   const form = new FormData();
   form.append('file', new Blob([new Uint8Array(await zipOf(entries))]), 'shoot.zip');
-  const res = await fetch(`${baseUrl}/upload`, { method: 'POST', body: form });
+  const res = await fetch(`${baseUrl}/upload${query}`, { method: 'POST', body: form });
   if (res.status !== 202) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
   return ((await res.json()) as { job_id: string }).job_id;
 }

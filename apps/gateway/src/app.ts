@@ -2,7 +2,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ObjectStore } from '@nats-io/obj';
-import { JobId, UploadRejectedError } from '@mesh/contracts';
+import { JobCreated, JobId, UploadRejectedError } from '@mesh/contracts';
 import { replayDeadLetter, type EventPublisher } from '@mesh/nats';
 import { deadChunks, jobReport, jobStatus, summarise, type Database, type JobStatus, type JobSummary } from '@mesh/read-model';
 import { z } from 'zod';
@@ -71,7 +71,11 @@ export function createApp(deps: GatewayDeps): Koa {
   };
 
   router.post('/upload', async (ctx) => {
-    const session = createIngestSession(deps.store, deps.publisher, []);
+    const callback = ctx.query.callback_url;
+    if (callback !== undefined && (typeof callback !== 'string' || !JobCreated.shape.callback_url.safeParse(callback).success)) {
+      throw new UploadRejectedError('callback_url must be one http(s) URL');
+    }
+    const session = createIngestSession(deps.store, deps.publisher, [], callback);
     try {
       await receiveUpload(ctx.req, session, { maxUploadSize: deps.maxUploadSize });
     } catch (err) {

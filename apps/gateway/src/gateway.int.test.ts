@@ -97,6 +97,12 @@ describe('gateway upload', () => {
     assert.equal(notMultipart.status, 400);
     assert.match(((await notMultipart.json()) as { error: string }).error, /multipart/);
 
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(Buffer.from('x'))]), 'a.jpg');
+    const badCallback = await fetch(`${base}/upload?callback_url=${encodeURIComponent('file:///etc/passwd')}`, { method: 'POST', body: form });
+    assert.equal(badCallback.status, 400);
+    assert.match(((await badCallback.json()) as { error: string }).error, /callback_url/);
+
     const noImages = await upload({ 'readme.txt': Buffer.from('no photos here') });
     assert.equal(noImages.status, 400);
     assert.match(((await noImages.json()) as { error: string }).error, /no images/);

@@ -53,7 +53,12 @@ export function chunkIdFor(index: number): string {
 }
 
 /** The job is published lazily, at its first image, so an upload with no image leaves no job. */
-export function createIngestSession(store: ObjectStore, publisher: EventPublisher, source: string[]): IngestSession {
+export function createIngestSession(
+  store: ObjectStore,
+  publisher: EventPublisher,
+  source: string[],
+  callbackUrl?: string,
+): IngestSession {
   const jobId = randomUUID();
   const skipped: Skipped[] = [];
   let chunks = 0;
@@ -73,7 +78,7 @@ export function createIngestSession(store: ObjectStore, publisher: EventPublishe
     (created ??= publisher.publish(
       JobCreated,
       subjects.jobCreated(jobId),
-      { type: 'job.created', job_id: jobId, created_at: now(), source },
+      { type: 'job.created', job_id: jobId, created_at: now(), source, ...(callbackUrl ? { callback_url: callbackUrl } : {}) },
       messageId('job.created', jobId),
     ));
 

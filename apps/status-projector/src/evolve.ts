@@ -10,6 +10,7 @@ const emptyJob = (jobId: string): JobRow => ({
   skipped: '[]',
   error: null,
   source: '[]',
+  callback_url: null,
 });
 
 const emptyChunk = (jobId: string, chunkId: string): ChunkRow => ({
@@ -42,7 +43,12 @@ export function evolveJob(row: JobRow | undefined, event: PipelineEvent): JobRow
   const job = row ?? emptyJob(event.job_id);
   switch (event.type) {
     case 'job.created':
-      return { ...job, created_at: event.created_at, source: JSON.stringify(event.source) };
+      return {
+        ...job,
+        created_at: event.created_at,
+        source: JSON.stringify(event.source),
+        callback_url: event.callback_url ?? null,
+      };
     case 'job.sealed':
       return { ...job, sealed_at: event.sealed_at, total: event.total_chunks, skipped: JSON.stringify(event.skipped) };
     case 'job.failed':

@@ -4,11 +4,13 @@ import { runStage, startConsumerLoop, type ConsumerLoop } from '@mesh/nats';
 import { openReadModel } from '@mesh/read-model';
 import { createDeadLetterHandler } from './dead-letter.js';
 import { createProjectorHandler } from './handler.js';
+import { startNotifier } from './notifier.js';
 import { createProjection } from './projection.js';
 
 const config = loadConfig();
 const db = openReadModel(config.SQLITE_PATH);
 let deadLetters: ConsumerLoop | undefined;
+const notifier = startNotifier(db);
 
 runStage({
   name: 'status-projector',
@@ -22,6 +24,7 @@ runStage({
   },
   onStop: async () => {
     await deadLetters?.stop();
+    await notifier.stop();
     db.close();
   },
 })

@@ -1,5 +1,6 @@
 import type { PipelineEvent } from '@mesh/contracts';
 import type { ChunkRow, Database, JobRow } from '@mesh/read-model';
+import { createCallbackOutbox } from './callbacks.js';
 import { evolveChunk, evolveJob } from './evolve.js';
 
 /** Applies events to the SQLite read model, each stream sequence at most once. */
@@ -8,7 +9,9 @@ export interface Projection {
   apply(seq: number, event: PipelineEvent): boolean;
 }
 
-const JOB_COLUMNS = ['job_id', 'created_at', 'sealed_at', 'failed_at', 'total', 'skipped', 'error', 'source'] as const;
+const JOB_COLUMNS = [
+  'job_id', 'created_at', 'sealed_at', 'failed_at', 'total', 'skipped', 'error', 'source', 'callback_url',
+] as const;
 const CHUNK_COLUMNS = [
   'job_id', 'chunk_id', 'name', 'status', 'bytes', 'sha256', 'original_object', 'matte_object', 'cutout_object',
   'comparison_object', 'width', 'height', 'figures', 'failed_stage', 'error', 'dead_seq', 'updated_at',
@@ -24,14 +27,17 @@ export function createProjection(db: Database): Projection {
   const getChunk = db.prepare('SELECT * FROM chunks WHERE job_id = ? AND chunk_id = ?');
   const putJob = db.prepare(upsert('jobs', JOB_COLUMNS));
   const putChunk = db.prepare(upsert('chunks', CHUNK_COLUMNS));
+  const queueCallbacks = createCallbackOutbox(db);
 
   const apply = db.transaction((seq: number, event: PipelineEvent): boolean => {
     if (applied.get(seq)) return false;
-    putJob.run(evolveJob(getJob.get(event.job_id) as JobRow | undefined, event));
+    const job = evolveJob(getJob.get(event.job_id) as JobRow | undefined, event);
+    putJob.run(job);
     if ('chunk_id' in event) {
       const row = evolveChunk(getChunk.get(event.job_id, event.chunk_id) as ChunkRow | undefined, event);
       if (row) putChunk.run(row);
     }
+    queueCallbacks(job, event);
     markApplied.run(seq);
     return true;
   });

@@ -100,6 +100,32 @@ describe('status projector on a real stream', function () {
     rebuilt.close();
   });
 
+  it('waits out a full disk (SQLITE_FULL) without losing an event', async () => {
+    const db = openReadModel(path.join(dir.dir, 'mesh.db'));
+    // The file may not grow past its current pages: a write that needs a new page fails as it
+    // does on a full disk. Long names make every chunk need new pages.
+    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+    const loop = await project(db);
+    const js = jetstream(nc);
+    const many = Array.from({ length: 40 }, (_, i): PipelineEvent => ({
+      type: 'chunk.ingested', job_id: job, chunk_id: `c${i}`, name: `${'deep/'.repeat(400)}${i}.jpg`,
+      object: `${job}/c${i}/original`, content_type: 'image/jpeg', bytes: 3, sha256: 'a'.repeat(64), ingested_at: at,
+    }));
+    const batch = [events[0]!, ...many];
+    for (const e of batch) {
+      const subject = 'chunk_id' in e ? `chunk.ingested.${e.job_id}.${e.chunk_id}` : `${e.type}.${e.job_id}`;
+      await js.publish(subject, encodeEvent(PipelineEvent, e));
+    }
+    const applied = () => (db.prepare('SELECT COUNT(*) AS n FROM applied_events').get() as { n: number }).n;
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.ok(applied() < batch.length, `the full database held back events (${applied()} of ${batch.length} applied)`);
+    db.pragma('max_page_count = 1073741823');
+    await until('every event applied', () => applied() === batch.length);
+    await loop.stop();
+    assert.equal(jobStatus(db, job)?.counts.ingested, many.length);
+    db.close();
+  });
+
   it('waits out a locked database without losing an event', async () => {
     const file = path.join(dir.dir, 'mesh.db');
     const db = openReadModel(file);

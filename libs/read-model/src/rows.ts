@@ -27,6 +27,8 @@ export interface JobRow {
   error: string | null;
   /** JSON array of uploaded file names. */
   source: string;
+  /** Where to POST on completion and on permanent failures, if the upload asked. */
+  callback_url: string | null;
 }
 
 export interface ChunkRow {

@@ -36,7 +36,22 @@ export function migrate(db: Database): void {
     CREATE INDEX IF NOT EXISTS chunks_by_status ON chunks (job_id, status);
     -- Stream sequences already folded in: a redelivered or replayed event is applied once.
     CREATE TABLE IF NOT EXISTS applied_events (seq INTEGER PRIMARY KEY);
+    -- Outbox of HTTP callbacks: written in the same transaction as the event that causes them, sent
+    -- by the projector's notifier; the unique key makes a redelivered event notify once.
+    CREATE TABLE IF NOT EXISTS notifications (
+      id         INTEGER PRIMARY KEY AUTOINCREMENT,
+      job_id     TEXT NOT NULL,
+      key        TEXT NOT NULL UNIQUE,
+      url        TEXT NOT NULL,
+      body       TEXT NOT NULL,
+      attempts   INTEGER NOT NULL DEFAULT 0,
+      next_at    INTEGER NOT NULL DEFAULT 0,
+      sent_at    TEXT,
+      last_error TEXT
+    );
+    CREATE INDEX IF NOT EXISTS notifications_pending ON notifications (sent_at, next_at);
   `);
+  addColumn(db, 'jobs', 'callback_url', 'TEXT');
   addColumn(db, 'chunks', 'dead_seq', 'INTEGER');
 }
 
