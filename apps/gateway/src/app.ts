@@ -2,7 +2,8 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ObjectStore } from '@nats-io/obj';
-import { JobCreated, JobId, UploadRejectedError } from '@mesh/contracts';
+import { EVENTS_STREAM, JobCreated, JobId, UploadRejectedError, subjects } from '@mesh/contracts';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { replayDeadLetter, type EventPublisher } from '@mesh/nats';
 import { deadChunks, jobReport, jobStatus, summarise, type Database, type JobStatus, type JobSummary } from '@mesh/read-model';
 import { z } from 'zod';
@@ -11,14 +12,16 @@ import { readJsonBody } from './json-body.js';
 import { reportWithHtml } from './report.js';
 import { createIngestSession } from './ingest.js';
 import { statusEventStream } from './sse.js';
-import { receiveUpload } from './upload.js';
+import { UnpackLimitError, type IngestLimits } from './ingest-file.js';
+import { UploadInterruptedError, UploadTooLargeError, checkUploadRequest, receiveUpload } from './upload.js';
+import { ArchiveDamagedError } from './zip-reader.js';
 
 export interface GatewayDeps {
   nc: NatsConnection;
   store: ObjectStore;
   publisher: EventPublisher;
   db: Database;
-  maxUploadSize: number;
+  limits: IngestLimits & { maxUploadSize: number };
   log?: (line: string) => void;
 }
 
@@ -70,28 +73,61 @@ export function createApp(deps: GatewayDeps): Koa {
     return status;
   };
 
-  router.post('/upload', async (ctx) => {
+  const callbackOf = (ctx: Koa.Context): string | undefined => {
     const callback = ctx.query.callback_url;
     if (callback !== undefined && (typeof callback !== 'string' || !JobCreated.shape.callback_url.safeParse(callback).success)) {
       throw new UploadRejectedError('callback_url must be one http(s) URL');
     }
-    const session = createIngestSession(deps.store, deps.publisher, [], callback);
+    return callback;
+  };
+
+  // Open a job before its bytes arrive, so progress can be watched from the first byte.
+  router.post('/jobs', async (ctx) => {
+    const session = createIngestSession(deps.store, deps.publisher, [], callbackOf(ctx));
+    await session.start();
+    ctx.status = 201;
+    ctx.body = { job_id: session.jobId };
+  });
+
+  router.post('/upload', async (ctx) => {
+    checkUploadRequest(ctx.req, deps.limits);
+    const existing = ctx.query.job_id;
+    let jobId: string | undefined;
+    if (existing !== undefined) {
+      if (typeof existing !== 'string') throw new UploadRejectedError('job_id must be one job id');
+      if ((await openedJob(existing)) === 'closed') {
+        throw new UploadRejectedError(`job ${existing} already has its upload`, 409);
+      }
+      jobId = existing;
+    }
+    const session = createIngestSession(deps.store, deps.publisher, [], callbackOf(ctx), jobId);
+    await session.start();
     try {
-      await receiveUpload(ctx.req, session, { maxUploadSize: deps.maxUploadSize });
+      await receiveUpload(ctx.req, session, deps.limits);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      await session.fail(reason).catch(() => undefined);
-      if (err instanceof UploadRejectedError && session.chunks > 0) {
-        // What was read before the failure still runs; the user gets its job id to follow it.
+      if (err instanceof ArchiveDamagedError || err instanceof UnpackLimitError) {
+        // What was read before the damage is the job; it runs, and the job says where it broke.
+        await session.seal(reason);
+        log(`gateway: job ${session.jobId} sealed with ${session.chunks} chunks: ${reason}`);
+        ctx.status = err instanceof UnpackLimitError ? 413 : 400;
+        ctx.body = { error: reason, job_id: session.jobId, chunks: session.chunks, skipped: session.skipped };
+        return;
+      }
+      const kind = err instanceof UploadInterruptedError ? 'interrupted' : err instanceof UploadTooLargeError ? 'too_large' : 'rejected';
+      await session.fail(reason, kind).catch(() => undefined);
+      log(`gateway: job ${session.jobId} ${kind}: ${reason}`);
+      if (err instanceof UploadRejectedError) {
         ctx.status = err.status;
-        ctx.body = { error: reason, job_id: session.jobId, chunks: session.chunks };
+        ctx.body = { error: reason, job_id: session.jobId, chunks: kind === 'too_large' ? 0 : session.chunks };
         return;
       }
       throw err;
     }
     if (session.chunks === 0) {
+      await session.fail('the upload holds no images', 'rejected');
       ctx.status = 400;
-      ctx.body = { error: 'the upload holds no images', skipped: session.skipped };
+      ctx.body = { error: 'the upload holds no images', job_id: session.jobId, skipped: session.skipped };
       return;
     }
     await session.seal();
@@ -99,6 +135,15 @@ export function createApp(deps: GatewayDeps): Koa {
     ctx.status = 202;
     ctx.body = { job_id: session.jobId, chunks: session.chunks, skipped: session.skipped };
   });
+
+  /** Where a job opened by POST /jobs stands, from the stream itself (the read model may lag). */
+  const openedJob = async (id: string): Promise<'open' | 'closed'> => {
+    if (!JobId.safeParse(id).success) throw new JobNotFoundError(id);
+    const jsm = await jetstreamManager(deps.nc);
+    const last = (subject: string) => jsm.streams.getMessage(EVENTS_STREAM, { last_by_subj: subject }).catch(() => null);
+    if (!(await last(subjects.jobCreated(id)))) throw new JobNotFoundError(id);
+    return (await last(subjects.jobSealed(id))) || (await last(subjects.jobFailed(id))) ? 'closed' : 'open';
+  };
 
   router.get('/status/:job_id', (ctx) => {
     ctx.body = withSummary(statusOf(ctx.params.job_id!));

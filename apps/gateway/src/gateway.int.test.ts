@@ -12,7 +12,7 @@ import { connectNats, eventPublisher, provisionMesh, readObject } from '@mesh/na
 import { openReadModel } from '@mesh/read-model';
 import { fixturePhotosDir, startNatsServer, tempDir, type NatsServerHandle } from '@mesh/testing';
 import { createApp } from './app.js';
-import { makeZip } from './test-zip.js';
+import { makeZip, testLimits } from './test-zip.js';
 
 async function storedEvents(nc: NatsConnection): Promise<PipelineEvent[]> {
   const jsm = await jetstreamManager(nc);
@@ -39,7 +39,7 @@ describe('gateway upload', () => {
     nc = await connectNats(server.url, 'gateway-test');
     store = await provisionMesh(nc, { bucket: 'chunks', eventsMaxAgeHours: 1, ackWaitSeconds: 30, maxDeliver: 3 });
     const db = openReadModel(path.join(dir.dir, 'mesh.db'));
-    const app = createApp({ nc, store, publisher: eventPublisher(nc), db, maxUploadSize: 50 * 1024 * 1024, log: () => undefined });
+    const app = createApp({ nc, store, publisher: eventPublisher(nc), db, limits: testLimits, log: () => undefined });
     http = app.listen(0, '127.0.0.1');
     await new Promise((r) => http.once('listening', r));
     base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
@@ -72,7 +72,7 @@ describe('gateway upload', () => {
     const body = (await res.json()) as { job_id: string; chunks: number };
     assert.equal(body.chunks, 2);
 
-    const events = (await storedEvents(nc)).filter((e) => e.job_id === body.job_id);
+    const events = (await storedEvents(nc)).filter((e) => e.job_id === body.job_id && e.type !== 'job.progress');
     assert.deepEqual(events.map((e) => e.type), ['job.created', 'chunk.ingested', 'chunk.ingested', 'job.sealed']);
     const ingested = events.filter((e) => e.type === 'chunk.ingested');
     assert.deepEqual(ingested.map((e) => e.name), ['shoot/grace_hopper.jpg', 'shoot/nested/coffee.png']);

@@ -50,7 +50,11 @@ export function classifyEntry(rawName: string): EntryVerdict {
   return { kind: 'image', name: parts.join('/'), contentType };
 }
 
-/** True when a multipart file is an archive to unpack rather than an image. */
-export function isZipName(name: string): boolean {
-  return name.toLowerCase().endsWith('.zip');
+/** The archive format a file's name says it is, or null for anything else. */
+export function archiveKind(name: string): 'zip' | 'tar' | 'tar.gz' | null {
+  const n = name.toLowerCase();
+  if (n.endsWith('.zip')) return 'zip';
+  if (n.endsWith('.tar')) return 'tar';
+  if (n.endsWith('.tar.gz') || n.endsWith('.tgz')) return 'tar.gz';
+  return null;
 }

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { ObjectStore } from '@nats-io/obj';
-import { ChunkIngested, JobCreated, JobFailed, JobSealed, messageId, objects, subjects } from '@mesh/contracts';
+import { ChunkIngested, JobCreated, JobFailed, JobProgress, JobSealed, messageId, objects, subjects } from '@mesh/contracts';
 import { digestToHex, writeObject, type EventPublisher } from '@mesh/nats';
 import { groundTruthKey } from './image-names.js';
 
@@ -22,8 +22,14 @@ export interface IngestSession {
    */
   addGroundTruth(name: string, key: string, data: Readable): Promise<void>;
   skip(name: string, reason: string): void;
-  seal(): Promise<void>;
-  fail(reason: string): Promise<void>;
+  /** Open the job (job.created), so it can be watched while the bytes arrive. */
+  start(): Promise<void>;
+  /** How far the upload got; published at most once a second. */
+  progress(bytesReceived: number): void;
+  /** The upload ended: the job has exactly the chunks so far. `archiveError` says where an archive broke. */
+  seal(archiveError?: string): Promise<void>;
+  /** The upload failed; `too_large` also removes what was stored. */
+  fail(reason: string, kind?: 'rejected' | 'interrupted' | 'too_large'): Promise<void>;
 }
 
 /** Ground-truth bytes held in memory at once while they wait for their images. */
@@ -52,14 +58,14 @@ export function chunkIdFor(index: number): string {
   return `c${String(index).padStart(7, '0')}`;
 }
 
-/** The job is published lazily, at its first image, so an upload with no image leaves no job. */
+/** One upload's job: opened by `start()` (or the first image), then sealed or failed. */
 export function createIngestSession(
   store: ObjectStore,
   publisher: EventPublisher,
   source: string[],
   callbackUrl?: string,
+  jobId: string = randomUUID(),
 ): IngestSession {
-  const jobId = randomUUID();
   const skipped: Skipped[] = [];
   let chunks = 0;
   // Ground truth waiting for its image, by key, and the keys of images already published.
@@ -72,6 +78,7 @@ export function createIngestSession(
     pendingBytes = 0;
   };
   let created: Promise<unknown> | undefined;
+  let lastProgress = 0;
   const now = () => new Date().toISOString();
 
   const ensureCreated = () =>
@@ -136,23 +143,52 @@ export function createIngestSession(
     skip(name, reason) {
       skipped.push({ name, reason });
     },
-    async seal() {
+    async start() {
+      await ensureCreated();
+    },
+    progress(bytesReceived) {
+      if (!created || Date.now() - lastProgress < 1000) return;
+      lastProgress = Date.now();
+      publisher
+        .publish(
+          JobProgress,
+          subjects.jobProgress(jobId),
+          { type: 'job.progress', job_id: jobId, bytes_received: bytesReceived, chunks_found: chunks, at: now() },
+          `progress:${jobId}:${bytesReceived}`,
+        )
+        .catch(() => undefined);
+    },
+    async seal(archiveError) {
       dropPending();
       await ensureCreated();
       await publisher.publish(
         JobSealed,
         subjects.jobSealed(jobId),
-        { type: 'job.sealed', job_id: jobId, total_chunks: chunks, skipped: skipped.slice(0, 10000), sealed_at: now() },
+        {
+          type: 'job.sealed',
+          job_id: jobId,
+          total_chunks: chunks,
+          skipped: skipped.slice(0, 10000),
+          sealed_at: now(),
+          ...(archiveError ? { archive_error: archiveError } : {}),
+        },
         messageId('job.sealed', jobId),
       );
     },
-    async fail(reason) {
+    async fail(reason, kind = 'rejected') {
       dropPending();
       if (!created) return;
+      if (kind === 'too_large') {
+        // Nothing of an upload refused for its size is kept.
+        for (let i = 1; i <= chunks; i++) {
+          await store.delete(objects.original(jobId, chunkIdFor(i))).catch(() => undefined);
+          await store.delete(objects.groundTruth(jobId, chunkIdFor(i))).catch(() => undefined);
+        }
+      }
       await publisher.publish(
         JobFailed,
         subjects.jobFailed(jobId),
-        { type: 'job.failed', job_id: jobId, reason, failed_at: now() },
+        { type: 'job.failed', job_id: jobId, reason, kind, failed_at: now() },
         messageId('job.failed', jobId),
       );
     },

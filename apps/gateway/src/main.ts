@@ -8,7 +8,19 @@ async function main(): Promise<void> {
   const nc = await connectNats(config.NATS_URL, 'gateway');
   const store = await provisionMesh(nc, provisionOptions(config));
   const db = openReadModel(config.SQLITE_PATH);
-  const app = createApp({ nc, store, publisher: eventPublisher(nc), db, maxUploadSize: config.MAX_UPLOAD_SIZE });
+  const app = createApp({
+    nc,
+    store,
+    publisher: eventPublisher(nc),
+    db,
+    limits: {
+      maxUploadSize: config.MAX_UPLOAD_SIZE,
+      maxEntryBytes: config.MAX_ENTRY_BYTES,
+      maxUnpackedBytes: config.MAX_UNPACKED_BYTES,
+      maxRatio: config.MAX_COMPRESSION_RATIO,
+      maxPixels: config.MATTING_MAX_PIXELS,
+    },
+  });
   const server = app.listen(config.GATEWAY_PORT, config.GATEWAY_HOST, () =>
     console.log(`gateway: listening on http://${config.GATEWAY_HOST}:${config.GATEWAY_PORT}`),
   );

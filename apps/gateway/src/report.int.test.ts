@@ -13,7 +13,7 @@ import { openReadModel, type Database, type JobReport } from '@mesh/read-model';
 import { fixturePhotosDir, startNatsServer, tempDir, type NatsServerHandle } from '@mesh/testing';
 import { createApp } from './app.js';
 import { groundTruthReasons } from './ingest.js';
-import { makeZip } from './test-zip.js';
+import { makeZip, testLimits } from './test-zip.js';
 
 async function storedEvents(nc: NatsConnection): Promise<PipelineEvent[]> {
   const jsm = await jetstreamManager(nc);
@@ -41,7 +41,7 @@ describe('gateway ground truth and job report', () => {
     nc = await connectNats(server.url, 'gateway-report-test');
     store = await provisionMesh(nc, { bucket: 'chunks', eventsMaxAgeHours: 1, ackWaitSeconds: 30, maxDeliver: 3 });
     db = openReadModel(path.join(dir.dir, 'mesh.db'));
-    const app = createApp({ nc, store, publisher: eventPublisher(nc), db, maxUploadSize: 50 * 1024 * 1024, log: () => undefined });
+    const app = createApp({ nc, store, publisher: eventPublisher(nc), db, limits: testLimits, log: () => undefined });
     http = app.listen(0, '127.0.0.1');
     await new Promise((r) => http.once('listening', r));
     base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;

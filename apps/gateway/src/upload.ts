@@ -1,48 +1,46 @@
 import type { IncomingMessage } from 'node:http';
-import { Transform, type Readable } from 'node:stream';
+import { Transform } from 'node:stream';
 import busboy from 'busboy';
 import { UploadRejectedError } from '@mesh/contracts';
-import { classifyEntry, isZipName } from './image-names.js';
+import { drain, ingestFile, type IngestLimits, type UnpackBudget } from './ingest-file.js';
 import type { IngestSession } from './ingest.js';
-import { forEachZipEntry } from './zip-entries.js';
 
-export interface UploadLimits {
+export interface UploadLimits extends IngestLimits {
   maxUploadSize: number;
 }
 
-/** Counts bytes as they pass and refuses to go past the limit. */
-function byteLimit(max: number): Transform {
-  let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      seen += chunk.length;
-      if (seen > max) done(new UploadRejectedError(`the upload is larger than MAX_UPLOAD_SIZE (${max} bytes)`, 413));
-      else done(null, chunk);
-    },
-  });
+/** The client went away before the upload ended. */
+export class UploadInterruptedError extends UploadRejectedError {
+  constructor(bytes: number) {
+    super(`the upload was interrupted: the client went away after ${bytes} bytes`, 400);
+    this.name = 'UploadInterruptedError';
+  }
 }
 
-function drain(stream: Readable): Promise<void> {
-  return new Promise((resolve) => {
-    if (stream.readableEnded || stream.destroyed) return resolve();
-    stream.on('end', resolve).on('error', () => resolve()).on('close', () => resolve());
-    stream.resume();
-  });
+/** The upload is larger than MAX_UPLOAD_SIZE. */
+export class UploadTooLargeError extends UploadRejectedError {
+  constructor(max: number) {
+    super(`the upload is larger than MAX_UPLOAD_SIZE (${max} bytes)`, 413);
+    this.name = 'UploadTooLargeError';
+  }
+}
+
+/** Check what can be checked before a job is opened: the request's type and declared size. */
+export function checkUploadRequest(req: IncomingMessage, limits: UploadLimits): void {
+  const type = req.headers['content-type'] ?? '';
+  if (!type.startsWith('multipart/form-data')) {
+    throw new UploadRejectedError('expected a multipart/form-data upload with a .zip, .tar, .tar.gz or image files');
+  }
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > limits.maxUploadSize) throw new UploadTooLargeError(limits.maxUploadSize);
 }
 
 /**
- * Read a multipart upload as it arrives: each image part, and each image inside a `.zip` part,
- * becomes one chunk of the session. Anything else is skipped with a reason.
+ * Read a multipart upload as it arrives: each image part, and each image inside an archive part,
+ * becomes one chunk of the session; anything else is skipped with a reason. Bytes received and
+ * chunks found are reported to the session as they grow.
  */
 export async function receiveUpload(req: IncomingMessage, session: IngestSession, limits: UploadLimits): Promise<void> {
-  const type = req.headers['content-type'] ?? '';
-  if (!type.startsWith('multipart/form-data')) {
-    throw new UploadRejectedError('expected a multipart/form-data upload with a .zip or image files');
-  }
-  const declared = Number(req.headers['content-length'] ?? NaN);
-  if (declared > limits.maxUploadSize) {
-    throw new UploadRejectedError(`the upload is larger than MAX_UPLOAD_SIZE (${limits.maxUploadSize} bytes)`, 413);
-  }
   let bb: busboy.Busboy;
   try {
     bb = busboy({ headers: req.headers, limits: { fields: 100 } });
@@ -53,31 +51,8 @@ export async function receiveUpload(req: IncomingMessage, session: IngestSession
   let chain = Promise.resolve();
   let firstError: unknown;
   let files = 0;
-  const handle = async (filename: string, stream: Readable) => {
-    if (isZipName(filename)) {
-      await forEachZipEntry(stream, async (entry) => {
-        const verdict = classifyEntry(entry.name);
-        if (verdict.kind === 'skip') {
-          session.skip(entry.name, verdict.reason);
-          await drain(entry.stream);
-        } else if (verdict.kind === 'ground_truth') {
-          await session.addGroundTruth(verdict.name, verdict.key, entry.stream);
-        } else {
-          await session.addImage(verdict.name, verdict.contentType, entry.stream);
-        }
-      });
-      return;
-    }
-    const verdict = classifyEntry(filename);
-    if (verdict.kind === 'skip') {
-      session.skip(filename, verdict.reason);
-      await drain(stream);
-    } else if (verdict.kind === 'ground_truth') {
-      await session.addGroundTruth(verdict.name, verdict.key, stream);
-    } else {
-      await session.addImage(verdict.name, verdict.contentType, stream);
-    }
-  };
+  let seen = 0;
+  const budget: UnpackBudget = { used: 0 };
 
   bb.on('file', (_field, stream, info) => {
     files++;
@@ -85,7 +60,7 @@ export async function receiveUpload(req: IncomingMessage, session: IngestSession
     chain = chain.then(async () => {
       if (firstError) return drain(stream);
       try {
-        await handle(filename, stream);
+        await ingestFile(session, filename, stream, limits, budget);
       } catch (err) {
         firstError ??= err;
         await drain(stream);
@@ -93,16 +68,26 @@ export async function receiveUpload(req: IncomingMessage, session: IngestSession
     });
   });
 
-  const limiter = byteLimit(limits.maxUploadSize);
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      if (seen > limits.maxUploadSize) return done(new UploadTooLargeError(limits.maxUploadSize));
+      session.progress(seen);
+      done(null, chunk);
+    },
+  });
   await new Promise<void>((resolve, reject) => {
     bb.on('close', resolve);
     bb.on('error', (err: Error) => reject(new UploadRejectedError(`cannot read the multipart upload: ${err.message}`, 400)));
-    limiter.on('error', reject);
-    req.on('error', reject);
-    req.on('aborted', () => reject(new UploadRejectedError('the client went away before the upload ended', 400)));
-    req.pipe(limiter).pipe(bb);
+    counter.on('error', reject);
+    req.on('error', () => reject(new UploadInterruptedError(seen)));
+    req.on('aborted', () => reject(new UploadInterruptedError(seen)));
+    req.on('close', () => {
+      if (!req.complete) reject(new UploadInterruptedError(seen));
+    });
+    req.pipe(counter).pipe(bb);
   });
   await chain;
   if (firstError) throw firstError;
-  if (files === 0) throw new UploadRejectedError('the upload holds no files: send a .zip or image files as multipart parts');
+  if (files === 0) throw new UploadRejectedError('the upload holds no files: send a .zip, .tar or image files as multipart parts');
 }

@@ -11,6 +11,9 @@ const emptyJob = (jobId: string): JobRow => ({
   error: null,
   source: '[]',
   callback_url: null,
+  bytes_received: 0,
+  chunks_found: 0,
+  failure_kind: null,
 });
 
 const emptyChunk = (jobId: string, chunkId: string): ChunkRow => ({
@@ -50,9 +53,23 @@ export function evolveJob(row: JobRow | undefined, event: PipelineEvent): JobRow
         callback_url: event.callback_url ?? null,
       };
     case 'job.sealed':
-      return { ...job, sealed_at: event.sealed_at, total: event.total_chunks, skipped: JSON.stringify(event.skipped) };
+      return {
+        ...job,
+        sealed_at: event.sealed_at,
+        total: event.total_chunks,
+        skipped: JSON.stringify(event.skipped),
+        chunks_found: event.total_chunks,
+        error: event.archive_error ?? job.error,
+      };
     case 'job.failed':
-      return { ...job, failed_at: event.failed_at, error: event.reason };
+      return { ...job, failed_at: event.failed_at, error: event.reason, failure_kind: event.kind };
+    case 'job.progress':
+      // Progress events can arrive late: keep the furthest.
+      return {
+        ...job,
+        bytes_received: Math.max(job.bytes_received, event.bytes_received),
+        chunks_found: Math.max(job.chunks_found, event.chunks_found),
+      };
     case 'chunk.ingested':
     case 'chunk.matted':
     case 'chunk.compared':
@@ -73,6 +90,7 @@ export function evolveChunk(row: ChunkRow | undefined, event: PipelineEvent): Ch
     case 'job.created':
     case 'job.sealed':
     case 'job.failed':
+    case 'job.progress':
       return row;
     case 'chunk.ingested': {
       const c = row ?? emptyChunk(event.job_id, event.chunk_id);

@@ -11,6 +11,7 @@ export interface Projection {
 
 const JOB_COLUMNS = [
   'job_id', 'created_at', 'sealed_at', 'failed_at', 'total', 'skipped', 'error', 'source', 'callback_url',
+  'bytes_received', 'chunks_found', 'failure_kind',
 ] as const;
 const CHUNK_COLUMNS = [
   'job_id', 'chunk_id', 'name', 'status', 'bytes', 'sha256', 'original_object', 'matte_object', 'cutout_object',

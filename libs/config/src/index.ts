@@ -22,6 +22,12 @@ const schema = z.object({
   GATEWAY_HOST: z.string().default('0.0.0.0'),
   /** Largest accepted upload in bytes (100 GiB). */
   MAX_UPLOAD_SIZE: int(100 * 1024 ** 3),
+  /** Largest uncompressed size of one archive entry (8 GiB). */
+  MAX_ENTRY_BYTES: int(8 * 1024 ** 3),
+  /** Largest total an upload's archives may unpack to (200 GiB). */
+  MAX_UNPACKED_BYTES: int(200 * 1024 ** 3),
+  /** Largest uncompressed/compressed ratio of one archive entry: beyond it, a zip bomb. */
+  MAX_COMPRESSION_RATIO: int(100),
   MODEL_PATH: z.string().min(1).optional(),
   /** Which ISNet variant of @imgly/background-removal-data to reassemble when MODEL_PATH is unset. */
   MODEL_VARIANT: z.enum(['small', 'medium']).default('medium'),

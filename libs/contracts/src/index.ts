@@ -2,6 +2,7 @@ export { JobId, ChunkId, Timestamp } from './ids.js';
 export { JobCreated } from './events/job-created.js';
 export { JobSealed } from './events/job-sealed.js';
 export { JobFailed } from './events/job-failed.js';
+export { JobProgress } from './events/job-progress.js';
 export { ChunkIngested } from './events/chunk-ingested.js';
 export { ChunkMatted } from './events/chunk-matted.js';
 export {

@@ -3,6 +3,7 @@ export const subjects = {
   jobCreated: (jobId: string) => `job.created.${jobId}` as const,
   jobSealed: (jobId: string) => `job.sealed.${jobId}` as const,
   jobFailed: (jobId: string) => `job.failed.${jobId}` as const,
+  jobProgress: (jobId: string) => `job.progress.${jobId}` as const,
   chunkIngested: (jobId: string, chunkId: string) => `chunk.ingested.${jobId}.${chunkId}` as const,
   chunkMatted: (jobId: string, chunkId: string) => `chunk.matted.${jobId}.${chunkId}` as const,
   chunkCompared: (jobId: string, chunkId: string) => `chunk.compared.${jobId}.${chunkId}` as const,

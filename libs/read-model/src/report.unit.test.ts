@@ -15,6 +15,7 @@ const status: JobStatus = {
   counts: { completed: 4 },
   skipped: [{ name: 'notes.txt', reason: 'not an image' }],
   error: null,
+  upload: { bytes_received: 0, chunks_found: 0 },
   failures: [],
 };
 

@@ -29,6 +29,11 @@ export interface JobRow {
   source: string;
   /** Where to POST on completion and on permanent failures, if the upload asked. */
   callback_url: string | null;
+  /** Upload progress while the bytes arrive. */
+  bytes_received: number;
+  chunks_found: number;
+  /** Why the upload failed: `rejected`, `interrupted` or `too_large`. */
+  failure_kind: string | null;
 }
 
 export interface ChunkRow {

@@ -52,6 +52,9 @@ export function migrate(db: Database): void {
     CREATE INDEX IF NOT EXISTS notifications_pending ON notifications (sent_at, next_at);
   `);
   addColumn(db, 'jobs', 'callback_url', 'TEXT');
+  addColumn(db, 'jobs', 'bytes_received', 'INTEGER NOT NULL DEFAULT 0');
+  addColumn(db, 'jobs', 'chunks_found', 'INTEGER NOT NULL DEFAULT 0');
+  addColumn(db, 'jobs', 'failure_kind', 'TEXT');
   addColumn(db, 'chunks', 'dead_seq', 'INTEGER');
 }
 

@@ -2,7 +2,7 @@ import type { Database } from 'better-sqlite3';
 import type { ChunkRow, ChunkStatus, JobRow } from './rows.js';
 
 /** What a job is doing, as the user sees it. */
-export type JobState = 'uploading' | 'processing' | 'completed' | 'completed_with_failures' | 'failed';
+export type JobState = 'uploading' | 'processing' | 'completed' | 'completed_with_failures' | 'failed' | 'interrupted';
 
 /** The answer of `GET /status/:job_id` and every SSE event. */
 export interface JobStatus {
@@ -18,8 +18,10 @@ export interface JobStatus {
   done: boolean;
   counts: Partial<Record<ChunkStatus, number>>;
   skipped: { name: string; reason: string }[];
-  /** Why the upload itself failed, if it did. */
+  /** Why the upload itself failed, or where its archive was damaged. */
   error: string | null;
+  /** Bytes of the upload received and images found so far (final once sealed). */
+  upload: { bytes_received: number; chunks_found: number };
   /** Chunks that failed for good, with their stage and last error (at most 1000). */
   failures: { chunk_id: string; name: string | null; stage: string | null; reason: string | null }[];
 }
@@ -46,7 +48,7 @@ export function jobStatus(db: Database, jobId: string): JobStatus | null {
   const finished = completed + failed;
   const done = (sealed || uploadFailed) && finished >= total;
   let state: JobState;
-  if (uploadFailed) state = 'failed';
+  if (uploadFailed) state = job.failure_kind === 'interrupted' ? 'interrupted' : 'failed';
   else if (!sealed) state = 'uploading';
   else if (!done) state = 'processing';
   else state = failed > 0 ? 'completed_with_failures' : 'completed';
@@ -68,6 +70,7 @@ export function jobStatus(db: Database, jobId: string): JobStatus | null {
     counts,
     skipped: JSON.parse(job.skipped) as JobStatus['skipped'],
     error: job.error,
+    upload: { bytes_received: job.bytes_received, chunks_found: job.chunks_found },
     failures,
   };
 }

@@ -7,6 +7,7 @@ import { ChunkIngested } from './chunk-ingested.js';
 import { ChunkMatted } from './chunk-matted.js';
 import { JobCreated } from './job-created.js';
 import { JobFailed } from './job-failed.js';
+import { JobProgress } from './job-progress.js';
 import { JobSealed } from './job-sealed.js';
 
 /** Every event the mesh stores, keyed on `type`. */
@@ -14,6 +15,7 @@ export const PipelineEvent = z.discriminatedUnion('type', [
   JobCreated,
   JobSealed,
   JobFailed,
+  JobProgress,
   ChunkIngested,
   ChunkMatted,
   ChunkCompared,

@@ -9,5 +9,7 @@ export const JobSealed = z.object({
   /** Entries of the upload that were not images, with why they were skipped. */
   skipped: z.array(z.object({ name: z.string(), reason: z.string() })).max(10000),
   sealed_at: Timestamp,
+  /** The archive was damaged here: the chunks read before the damage are the job. */
+  archive_error: z.string().optional(),
 });
 export type JobSealed = z.infer<typeof JobSealed>;
