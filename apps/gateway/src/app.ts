@@ -12,9 +12,11 @@ import { readJsonBody } from './json-body.js';
 import { reportWithHtml } from './report.js';
 import { createIngestSession } from './ingest.js';
 import { statusEventStream } from './sse.js';
-import { UnpackLimitError, type IngestLimits } from './ingest-file.js';
-import { UploadInterruptedError, UploadTooLargeError, checkUploadRequest, receiveUpload } from './upload.js';
-import { ArchiveDamagedError } from './zip-reader.js';
+import type { IngestLimits } from './ingest-file.js';
+import { finishIngest } from './ingest-outcome.js';
+import { checkUploadRequest, receiveUpload } from './upload.js';
+import { TUS_PATH } from './tus.js';
+import type { Server as TusServer } from '@tus/server';
 
 export interface GatewayDeps {
   nc: NatsConnection;
@@ -22,6 +24,8 @@ export interface GatewayDeps {
   publisher: EventPublisher;
   db: Database;
   limits: IngestLimits & { maxUploadSize: number };
+  /** The resumable-upload (tus) server, mounted at /files. */
+  tus?: TusServer;
   log?: (line: string) => void;
 }
 
@@ -66,6 +70,13 @@ export function createApp(deps: GatewayDeps): Koa {
     return { ...status, summary: report ? summarise(report) : null };
   }
 
+  // tus speaks raw HTTP (HEAD, PATCH, its own headers): hand it the request untouched.
+  app.use(async (ctx, next) => {
+    if (!deps.tus || (ctx.path !== TUS_PATH && !ctx.path.startsWith(`${TUS_PATH}/`))) return next();
+    ctx.respond = false;
+    await deps.tus.handle(ctx.req, ctx.res);
+  });
+
   const statusOf = (id: string) => {
     if (!JobId.safeParse(id).success) throw new JobNotFoundError(id);
     const status = jobStatus(deps.db, id);
@@ -100,40 +111,11 @@ export function createApp(deps: GatewayDeps): Koa {
       }
       jobId = existing;
     }
-    const session = createIngestSession(deps.store, deps.publisher, [], callbackOf(ctx), jobId);
+    const session = createIngestSession(deps.store, deps.publisher, [], callbackOf(ctx), jobId, jobId !== undefined);
     await session.start();
-    try {
-      await receiveUpload(ctx.req, session, deps.limits);
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      if (err instanceof ArchiveDamagedError || err instanceof UnpackLimitError) {
-        // What was read before the damage is the job; it runs, and the job says where it broke.
-        await session.seal(reason);
-        log(`gateway: job ${session.jobId} sealed with ${session.chunks} chunks: ${reason}`);
-        ctx.status = err instanceof UnpackLimitError ? 413 : 400;
-        ctx.body = { error: reason, job_id: session.jobId, chunks: session.chunks, skipped: session.skipped };
-        return;
-      }
-      const kind = err instanceof UploadInterruptedError ? 'interrupted' : err instanceof UploadTooLargeError ? 'too_large' : 'rejected';
-      await session.fail(reason, kind).catch(() => undefined);
-      log(`gateway: job ${session.jobId} ${kind}: ${reason}`);
-      if (err instanceof UploadRejectedError) {
-        ctx.status = err.status;
-        ctx.body = { error: reason, job_id: session.jobId, chunks: kind === 'too_large' ? 0 : session.chunks };
-        return;
-      }
-      throw err;
-    }
-    if (session.chunks === 0) {
-      await session.fail('the upload holds no images', 'rejected');
-      ctx.status = 400;
-      ctx.body = { error: 'the upload holds no images', job_id: session.jobId, skipped: session.skipped };
-      return;
-    }
-    await session.seal();
-    log(`gateway: job ${session.jobId} sealed with ${session.chunks} chunks (${session.skipped.length} skipped)`);
-    ctx.status = 202;
-    ctx.body = { job_id: session.jobId, chunks: session.chunks, skipped: session.skipped };
+    const outcome = await finishIngest(session, () => receiveUpload(ctx.req, session, deps.limits), log);
+    ctx.status = outcome.status;
+    ctx.body = outcome.body;
   });
 
   /** Where a job opened by POST /jobs stands, from the stream itself (the read model may lag). */

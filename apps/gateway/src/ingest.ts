@@ -65,6 +65,8 @@ export function createIngestSession(
   source: string[],
   callbackUrl?: string,
   jobId: string = randomUUID(),
+  /** The job was opened earlier (POST /jobs, a tus creation): do not announce it again. */
+  alreadyOpened = false,
 ): IngestSession {
   const skipped: Skipped[] = [];
   let chunks = 0;
@@ -77,7 +79,7 @@ export function createIngestSession(
     pending.clear();
     pendingBytes = 0;
   };
-  let created: Promise<unknown> | undefined;
+  let created: Promise<unknown> | undefined = alreadyOpened ? Promise.resolve() : undefined;
   let lastProgress = 0;
   const now = () => new Date().toISOString();
 

@@ -1,25 +1,31 @@
 import { loadConfig } from '@mesh/config';
 import { connectNats, eventPublisher, provisionMesh, provisionOptions } from '@mesh/nats';
 import { openReadModel } from '@mesh/read-model';
+import path from 'node:path';
 import { createApp } from './app.js';
+import { createTusServer } from './tus.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const nc = await connectNats(config.NATS_URL, 'gateway');
   const store = await provisionMesh(nc, provisionOptions(config));
   const db = openReadModel(config.SQLITE_PATH);
+  const limits = {
+    maxUploadSize: config.MAX_UPLOAD_SIZE,
+    maxEntryBytes: config.MAX_ENTRY_BYTES,
+    maxUnpackedBytes: config.MAX_UNPACKED_BYTES,
+    maxRatio: config.MAX_COMPRESSION_RATIO,
+    maxPixels: config.MATTING_MAX_PIXELS,
+  };
+  const publisher = eventPublisher(nc);
+  const tus = await createTusServer({ store, publisher, limits, directory: path.join(config.DATA_DIR, 'tus'), log: console.log });
   const app = createApp({
     nc,
+    tus,
     store,
-    publisher: eventPublisher(nc),
+    publisher,
     db,
-    limits: {
-      maxUploadSize: config.MAX_UPLOAD_SIZE,
-      maxEntryBytes: config.MAX_ENTRY_BYTES,
-      maxUnpackedBytes: config.MAX_UNPACKED_BYTES,
-      maxRatio: config.MAX_COMPRESSION_RATIO,
-      maxPixels: config.MATTING_MAX_PIXELS,
-    },
+    limits,
   });
   const server = app.listen(config.GATEWAY_PORT, config.GATEWAY_HOST, () =>
     console.log(`gateway: listening on http://${config.GATEWAY_HOST}:${config.GATEWAY_PORT}`),

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Server } from 'node:http';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { EVENTS_STREAM, PipelineEvent, parseEvent } from '@mesh/contracts';
+import { connectNats, eventPublisher, provisionMesh } from '@mesh/nats';
+import { openReadModel } from '@mesh/read-model';
+import { fixturePhotosDir, startNatsServer, tempDir, type NatsServerHandle } from '@mesh/testing';
+import { createApp } from './app.js';
+import { makeZip, testLimits } from './test-zip.js';
+import { createTusServer } from './tus.js';
+
+const TUS = { 'tus-resumable': '1.0.0' };
+
+async function jobEvents(nc: NatsConnection, jobId: string): Promise<PipelineEvent[]> {
+  const jsm = await jetstreamManager(nc);
+  const { state } = await jsm.streams.info(EVENTS_STREAM);
+  const out: PipelineEvent[] = [];
+  for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
+    const m = await jsm.streams.getMessage(EVENTS_STREAM, { seq });
+    if (m && m.subject.endsWith(jobId) || m?.subject.includes(`.${jobId}.`)) out.push(parseEvent(PipelineEvent, m.data, m.subject));
+  }
+  return out;
+}
+
+/** Name and SHA-256 of every chunk of a job, in order: what "the same chunks" means. */
+const chunksOf = (events: PipelineEvent[]) => events.flatMap((e) => (e.type === 'chunk.ingested' ? [`${e.chunk_id} ${e.name} ${e.sha256}`] : []));
+
+describe('resumable uploads (tus)', function () {
+  this.timeout(60_000);
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+  let httpServer: Server;
+  let base: string;
+  let dir: { dir: string; remove: () => Promise<void> };
+
+  before(async () => {
+    server = await startNatsServer();
+    dir = await tempDir();
+    nc = await connectNats(server.url, 'tus-test');
+    const store = await provisionMesh(nc, { bucket: 'chunks', eventsMaxAgeHours: 1, ackWaitSeconds: 30, maxDeliver: 3 });
+    const publisher = eventPublisher(nc);
+    const tus = await createTusServer({ store, publisher, limits: testLimits, directory: path.join(dir.dir, 'tus'), log: () => undefined });
+    const db = openReadModel(path.join(dir.dir, 'mesh.db'));
+    httpServer = createApp({ nc, store, publisher, db, tus, limits: testLimits, log: () => undefined }).listen(0, '127.0.0.1');
+    await new Promise((r) => httpServer.once('listening', r));
+    base = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    httpServer.close();
+    await nc.close();
+    await server.cleanup();
+    await dir.remove();
+  });
+
+  it('resumes an upload cut midway and ends with the same chunks as an uninterrupted one', async () => {
+    const photos = fixturePhotosDir();
+    const zip = await makeZip({
+      'shoot/grace.jpg': await readFile(path.join(photos, 'grace_hopper.jpg')),
+      'shoot/coffee.png': await readFile(path.join(photos, 'coffee.png')),
+      'shoot/rocket.jpg': await readFile(path.join(photos, 'rocket.jpg')),
+    });
+
+    // The reference: the same archive over the plain multipart route.
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(zip)]), 'shoot.zip');
+    const plain = (await (await fetch(`${base}/upload`, { method: 'POST', body: form })).json()) as { job_id: string };
+
+    const created = await fetch(`${base}/files`, {
+      method: 'POST',
+      headers: { ...TUS, 'upload-length': String(zip.length), 'upload-metadata': `filename ${Buffer.from('shoot.zip').toString('base64')}` },
+    });
+    assert.equal(created.status, 201);
+    const location = created.headers.get('location')!;
+    const jobId = location.split('/').pop()!;
+    const url = new URL(location, base).toString();
+
+    // The connection drops 60% of the way through the first PATCH.
+    await new Promise<void>((resolve) => {
+      const req = http.request(url, {
+        method: 'PATCH',
+        headers: { ...TUS, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream', 'content-length': String(zip.length) },
+      });
+      req.on('error', () => resolve());
+      req.on('response', () => resolve());
+      req.write(zip.subarray(0, Math.floor(zip.length * 0.6)), () => setTimeout(() => (req.destroy(), resolve()), 300));
+    });
+
+    const head = await fetch(url, { method: 'HEAD', headers: TUS });
+    const offset = Number(head.headers.get('upload-offset'));
+    assert.ok(offset > 0 && offset < zip.length, `server kept ${offset} of ${zip.length} bytes`);
+
+    const resumed = await fetch(url, {
+      method: 'PATCH',
+      headers: { ...TUS, 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' },
+      body: new Uint8Array(zip.subarray(offset)),
+    });
+    assert.equal(resumed.status, 204);
+    assert.equal(resumed.headers.get('mesh-job-id'), jobId);
+
+    const deadline = Date.now() + 20_000;
+    let events: PipelineEvent[] = [];
+    while (!events.some((e) => e.type === 'job.sealed') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      events = await jobEvents(nc, jobId);
+    }
+    assert.deepEqual(chunksOf(events), chunksOf(await jobEvents(nc, plain.job_id)));
+    assert.equal(chunksOf(events).length, 3);
+    assert.ok(events.some((e) => e.type === 'job.progress' && e.bytes_received > 0), 'bytes received are reported');
+  });
+
+  it('refuses a resumable upload larger than MAX_UPLOAD_SIZE at creation', async () => {
+    const res = await fetch(`${base}/files`, { method: 'POST', headers: { ...TUS, 'upload-length': String(testLimits.maxUploadSize + 1) } });
+    assert.equal(res.status, 413);
+  });
+});
