@@ -65,6 +65,20 @@ async function timing(model: MatteModel, photos: Photo[]): Promise<void> {
   console.log(`| ${'measure'.padEnd(46)} | value |`);
   console.log(`| ${'-'.repeat(46)} | ----- |`);
   for (const [k, v] of table) console.log(`| ${k.padEnd(46)} | ${v} |`);
+  // `--json`: one last line for a caller (e2e/src/bench/mesh.bench.ts) to read.
+  if (process.argv.includes('--json')) {
+    const rounded = (x: number) => Math.round(x);
+    console.log(
+      JSON.stringify({
+        images: rows.length,
+        wallSeconds: wall,
+        imagesPerSecond: rows.length / wall,
+        medianMs: median(rows.map((r) => r.total)),
+        largeOverSmall: large.length && small.length ? median(large) / median(small) : null,
+        rows: rows.map((r) => ({ ...r, prepare: rounded(r.prepare), infer: rounded(r.infer), render: rounded(r.render), total: rounded(r.total) })),
+      }),
+    );
+  }
 }
 
 /** RSS over many iterations: after one warm-up pass, every 10 runs, and the growth at the end. */
@@ -86,7 +100,8 @@ async function rss(model: MatteModel, photos: Photo[]): Promise<void> {
 
 /**
  * Matting alone, no NATS, over the fixture photos, one at a time. `npm run bench:matting` prints
- * the timing table (BENCH_ROUNDS repeats the set); `npm run bench:matting -- --rss` runs
+ * the timing table (BENCH_ROUNDS repeats the set; `--json` adds one JSON line of the figures, for
+ * e2e/src/bench/mesh.bench.ts, which runs this first); `npm run bench:matting -- --rss` runs
  * BENCH_ITERATIONS (60) images and reports RSS growth. BENCH_CPU_ARENA=0 / BENCH_MEM_PATTERN=0 turn
  * onnxruntime's CPU arena / memory patterns off to compare.
  */
