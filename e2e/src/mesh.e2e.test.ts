@@ -113,4 +113,30 @@ describe('the whole mesh, end to end', function () {
     assert.ok((await meanIn(grace, 0, 0, 0.2, 0.25)) < 30, 'top-left corner is transparent');
     assert.ok((await meanIn(grace, 0.8, 0, 1, 0.25)) < 30, 'top-right corner is transparent');
   });
+
+  it('completes the good images of an archive full of bad entries, listing every refusal', async () => {
+    const dir = fixturePhotosDir();
+    const bomb = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#888' } }).jpeg().toBuffer();
+    const sof = bomb.indexOf(Buffer.from([0xff, 0xc0]));
+    bomb.writeUInt16BE(40000, sof + 5);
+    bomb.writeUInt16BE(40000, sof + 7);
+    const zip = await zipOf([
+      ['ok/grace_hopper.jpg', await readFile(path.join(dir, 'grace_hopper.jpg'))],
+      ['bomb/huge.jpg', bomb],
+      ['notes.txt', Buffer.from('not a photo')],
+      ['empty.png', Buffer.alloc(0)],
+      ['ok/coffee.png', await readFile(path.join(dir, 'coffee.png'))],
+    ]);
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(zip)]), 'mixed.zip');
+    const res = await fetch(`${mesh.baseUrl}/upload`, { method: 'POST', body: form });
+    assert.equal(res.status, 202);
+    const { job_id } = (await res.json()) as { job_id: string };
+    const events = await readSse(`${mesh.baseUrl}/status/${job_id}/events`, (e) => e.event === 'done', 5 * 60_000);
+    const final = JSON.parse(events.at(-1)!.data) as Status & { skipped: { name: string; reason: string }[]; upload: { bytes_received: number } };
+    assert.deepEqual([final.state, final.total, final.completed, final.failed], ['completed', 2, 2, 0]);
+    assert.deepEqual(final.skipped.map((s) => s.name).sort(), ['bomb/huge.jpg', 'empty.png', 'notes.txt']);
+    assert.match(final.skipped.find((s) => s.name === 'bomb/huge.jpg')!.reason, /40000x40000 pixels/);
+    assert.ok(final.upload.bytes_received >= zip.length, 'bytes received reported');
+  });
 });

@@ -24,8 +24,8 @@ export interface IngestSession {
   skip(name: string, reason: string): void;
   /** Open the job (job.created), so it can be watched while the bytes arrive. */
   start(): Promise<void>;
-  /** How far the upload got; published at most once a second. */
-  progress(bytesReceived: number): void;
+  /** How far the upload got; published at most once a second, unless `final`. */
+  progress(bytesReceived: number, final?: boolean): void;
   /** The upload ended: the job has exactly the chunks so far. `archiveError` says where an archive broke. */
   seal(archiveError?: string): Promise<void>;
   /** The upload failed; `too_large` also removes what was stored. */
@@ -148,8 +148,8 @@ export function createIngestSession(
     async start() {
       await ensureCreated();
     },
-    progress(bytesReceived) {
-      if (!created || Date.now() - lastProgress < 1000) return;
+    progress(bytesReceived, final = false) {
+      if (!created || (!final && Date.now() - lastProgress < 1000)) return;
       lastProgress = Date.now();
       publisher
         .publish(

@@ -88,6 +88,7 @@ export async function receiveUpload(req: IncomingMessage, session: IngestSession
     req.pipe(counter).pipe(bb);
   });
   await chain;
+  session.progress(seen, true);
   if (firstError) throw firstError;
   if (files === 0) throw new UploadRejectedError('the upload holds no files: send a .zip, .tar or image files as multipart parts');
 }
