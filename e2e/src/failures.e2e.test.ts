@@ -3,8 +3,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import unzipper from 'unzipper';
-import { fixturePhotosDir, startNatsServer, tempDir, type NatsServerHandle } from '@mesh/testing';
+import { fixturePhotosDir, repoRoot, startNatsServer, tempDir, type NatsServerHandle } from '@mesh/testing';
+
+const run = promisify(execFile);
 import { uploadPhotos, waitDone, type Status } from './mesh-client.js';
 import { startServices, type RunningMesh } from './services.js';
 
@@ -25,6 +30,14 @@ async function downloadNames(baseUrl: string, jobId: string): Promise<string[]> 
   assert.equal(res.status, 200);
   const zip = await unzipper.Open.buffer(Buffer.from(await res.arrayBuffer()));
   return zip.files.map((f) => f.path);
+}
+
+/** Run the `mesh` CLI against the gateway; its standard output. */
+async function mesh_(baseUrl: string, args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [path.join(repoRoot(), 'apps', 'cli', 'dist', 'main.js'), ...args], {
+    env: { ...process.env, MESH_URL: baseUrl },
+  });
+  return stdout.trim();
 }
 
 const PHOTOS = ['chelsea.png', 'coffee.png', 'rocket.jpg', 'grace_hopper.jpg', 'astronaut.png'];
@@ -75,9 +88,10 @@ describe('failures the mesh survives (real processes, real nats-server)', functi
     assert.equal(dead?.stage, 'matting');
     assert.match(dead?.reason ?? '', /Failed to allocate memory/);
 
-    const replay = await fetch(`${mesh.baseUrl}/jobs/${job}/replay`, { method: 'POST' });
-    assert.equal(replay.status, 202);
-    assert.deepEqual(((await replay.json()) as { replayed: string[] }).replayed, [dead!.chunk_id]);
+    // The operator's view and replay, through the product's CLI.
+    const shown = await mesh_(mesh.baseUrl, ['status', job]);
+    assert.match(shown, new RegExp(`${dead!.chunk_id}  photos/coffee.png  \\[matting\\] .*Failed to allocate memory`));
+    assert.equal(await mesh_(mesh.baseUrl, ['replay', job]), `replayed 1: ${dead!.chunk_id}`);
     const second = await waitDone(mesh.baseUrl, job);
     assert.deepEqual([second.state, second.completed, second.failed, second.failures], ['completed', 3, 0, []]);
     const names = await downloadNames(mesh.baseUrl, job);
