@@ -213,4 +213,26 @@ describe('gateway ingest of bad and unusual input', function () {
     const again = await fetch(`${base}/upload?job_id=${job_id}`, { method: 'POST', body: form });
     assert.equal(again.status, 409);
   });
+
+  it('keeps serving other users while one upload is still arriving', async () => {
+    const boundary = 'mesh-slow';
+    const req = http.request(`${base}/upload`, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'transfer-encoding': 'chunked' },
+    });
+    const answer = new Promise<number>((resolve, reject) => {
+      req.on('response', (r) => resolve(r.statusCode ?? 0));
+      req.on('error', reject);
+    });
+    req.write(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="slow.jpg"\r\n\r\n`);
+    req.write(grace.subarray(0, 30000));
+
+    // Meanwhile, another user uploads and reads.
+    const other = await upload({ 'other.jpg': rocket });
+    assert.equal(other.status, 202);
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+
+    req.end(Buffer.concat([grace.subarray(30000), Buffer.from(`\r\n--${boundary}--\r\n`)]));
+    assert.equal(await answer, 202);
+  });
 });
