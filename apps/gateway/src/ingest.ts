@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import type { ObjectStore } from '@nats-io/obj';
+import type { ObjectInfo, ObjectStore } from '@nats-io/obj';
 import { ChunkIngested, JobCreated, JobFailed, JobProgress, JobSealed, messageId, objects, subjects } from '@mesh/contracts';
 import { digestToHex, writeObject, type EventPublisher } from '@mesh/nats';
 import { groundTruthKey } from './image-names.js';
@@ -54,6 +54,51 @@ async function collect(data: Readable, limit: number): Promise<Buffer | null> {
   return size <= limit ? Buffer.concat(parts) : null;
 }
 
+/** Entries up to this size are stored in one piece; larger ones stream in PIECE_BYTES pieces. */
+const SMALL_OBJECT_BYTES = 16 * 1024 * 1024;
+const PIECE_BYTES = 1024 * 1024;
+
+/**
+ * Read an entry up to `limit` bytes: all of it (most photos), or its head and an iterator over the
+ * rest, so memory stays bounded for any size.
+ */
+async function readUpTo(data: Readable, limit: number): Promise<{ head: Buffer; rest?: AsyncIterator<Buffer> }> {
+  const it = data[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const parts: Buffer[] = [];
+  let size = 0;
+  while (size < limit) {
+    const next = await it.next();
+    if (next.done) return { head: Buffer.concat(parts, size) };
+    parts.push(next.value);
+    size += next.value.length;
+  }
+  return { head: Buffer.concat(parts, size), rest: it };
+}
+
+/** Store a large entry as a web stream of 1 MiB pieces: its first bytes, then the rest as it arrives. */
+async function putObject(store: ObjectStore, name: string, head: Buffer, rest: AsyncIterator<Buffer>): Promise<ObjectInfo> {
+  let parts: Buffer[] = [head];
+  let size = head.length;
+  let done = false;
+  const pieces = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      while (!done && size < PIECE_BYTES) {
+        const next = await rest.next();
+        if (next.done) done = true;
+        else {
+          parts.push(next.value);
+          size += next.value.length;
+        }
+      }
+      if (size > 0) controller.enqueue(Buffer.concat(parts, size));
+      parts = [];
+      size = 0;
+      if (done) controller.close();
+    },
+  });
+  return store.put({ name }, pieces);
+}
+
 export function chunkIdFor(index: number): string {
   return `c${String(index).padStart(7, '0')}`;
 }
@@ -70,6 +115,7 @@ export function createIngestSession(
 ): IngestSession {
   const skipped: Skipped[] = [];
   let chunks = 0;
+  let lastId = 0;
   // Ground truth waiting for its image, by key, and the keys of images already published.
   const pending = new Map<string, { name: string; data: Buffer }>();
   let pendingBytes = 0;
@@ -81,6 +127,35 @@ export function createIngestSession(
   };
   let created: Promise<unknown> | undefined = alreadyOpened ? Promise.resolve() : undefined;
   let lastProgress = 0;
+  // Stores and publishes still under way; bounded in count and bytes so a slow server slows the
+  // upload down instead of filling memory.
+  const inflight = new Set<Promise<void>>();
+  let inflightBytes = 0;
+  let publishError: unknown;
+  const MAX_INFLIGHT = 8;
+  const MAX_INFLIGHT_BYTES = 64 * 1024 * 1024;
+  const track = async (p: Promise<unknown>, bytes: number) => {
+    if (publishError) throw publishError;
+    inflightBytes += bytes;
+    const tracked: Promise<void> = p.then(
+      (): void => {
+        inflight.delete(tracked);
+        inflightBytes -= bytes;
+      },
+      (err: unknown): void => {
+        inflight.delete(tracked);
+        inflightBytes -= bytes;
+        publishError ??= err;
+      },
+    );
+    inflight.add(tracked);
+    while (inflight.size >= MAX_INFLIGHT || inflightBytes > MAX_INFLIGHT_BYTES) await Promise.race(inflight);
+    if (publishError) throw publishError;
+  };
+  const settled = async () => {
+    await Promise.all(inflight);
+    if (publishError) throw publishError;
+  };
   const now = () => new Date().toISOString();
 
   const ensureCreated = () =>
@@ -99,34 +174,49 @@ export function createIngestSession(
     skipped,
     async addImage(name, contentType, data) {
       await ensureCreated();
-      const chunkId = chunkIdFor(++chunks);
+      // Read (and check) the bytes before the chunk gets its id: a refused entry leaves no gap.
+      const whole = await readUpTo(data, SMALL_OBJECT_BYTES);
+      const chunkId = chunkIdFor(++lastId);
       const object = objects.original(jobId, chunkId);
-      const info = await store.put({ name: object }, Readable.toWeb(data) as ReadableStream<Uint8Array>);
       const key = groundTruthKey(name);
       const gt = pending.get(key);
       if (gt) {
-        // Stored before chunk.ingested: the comparison stage reads "no object" as "no ground truth".
-        await writeObject(store, objects.groundTruth(jobId, chunkId), gt.data);
         pending.delete(key);
         pendingBytes -= gt.data.length;
       }
       published.add(key);
-      await publisher.publish(
-        ChunkIngested,
-        subjects.chunkIngested(jobId, chunkId),
-        {
-          type: 'chunk.ingested',
-          job_id: jobId,
-          chunk_id: chunkId,
-          name,
-          object,
-          content_type: contentType,
-          bytes: info.size,
-          sha256: digestToHex(info.digest),
-          ingested_at: now(),
-        },
-        messageId('chunk.ingested', jobId, chunkId),
-      );
+      const publish = async (info: ObjectInfo) => {
+        // Stored before chunk.ingested: the comparison stage reads "no object" as "no ground truth".
+        if (gt) await writeObject(store, objects.groundTruth(jobId, chunkId), gt.data);
+        await publisher.publish(
+          ChunkIngested,
+          subjects.chunkIngested(jobId, chunkId),
+          {
+            type: 'chunk.ingested',
+            job_id: jobId,
+            chunk_id: chunkId,
+            name,
+            object,
+            content_type: contentType,
+            bytes: info.size,
+            sha256: digestToHex(info.digest),
+            ingested_at: now(),
+          },
+          messageId('chunk.ingested', jobId, chunkId),
+        );
+      };
+      // A photo that fits in memory is read now and stored in the background, a few at a time, so
+      // the next entry's bytes arrive while this one's round trips to the server are under way.
+      // Its event follows its object; acks are awaited (and a failure surfaces) before the seal.
+      if (whole.rest === undefined) {
+        chunks++;
+        await track(store.putBlob({ name: object }, whole.head).then(publish), whole.head.length);
+      } else {
+        // A large one streams through now; if it is refused midway, it is not a chunk.
+        const info = await putObject(store, object, whole.head, whole.rest);
+        chunks++;
+        await track(publish(info), 0);
+      }
     },
     async addGroundTruth(name, key, data) {
       const reason = published.has(key)
@@ -163,6 +253,7 @@ export function createIngestSession(
     async seal(archiveError) {
       dropPending();
       await ensureCreated();
+      await settled();
       await publisher.publish(
         JobSealed,
         subjects.jobSealed(jobId),
@@ -180,9 +271,10 @@ export function createIngestSession(
     async fail(reason, kind = 'rejected') {
       dropPending();
       if (!created) return;
+      await Promise.allSettled([...inflight]);
       if (kind === 'too_large') {
         // Nothing of an upload refused for its size is kept.
-        for (let i = 1; i <= chunks; i++) {
+        for (let i = 1; i <= lastId; i++) {
           await store.delete(objects.original(jobId, chunkIdFor(i))).catch(() => undefined);
           await store.delete(objects.groundTruth(jobId, chunkIdFor(i))).catch(() => undefined);
         }
