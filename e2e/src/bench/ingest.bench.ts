@@ -1,0 +1,499 @@
+/**
+ * Ingest throughput and gateway memory (issue 3): `npm run bench:ingest [-- --quick]`.
+ *
+ * For each generated archive, side by side on one nats-server:
+ * - ingest: a multipart `POST /upload` of the archive, streamed from disk, to a real gateway process
+ *   (a fresh one per archive, so its peak RSS is that archive's), timed until the 202 answer;
+ * - raw put: the same image payloads put with the @nats-io/obj client from this process, one object
+ *   per image, sequentially, into the gateway's own bucket: the ceiling the gateway can reach.
+ * The gateway's VmRSS is sampled every 100 ms and its VmHWM read at the end.
+ *
+ * Archives (default, about 5.8 GB in all; `--quick`: about 200 MB):
+ * - small: ~3000 JPEGs of 50-200 KB (a few distinct ones made from the fixture photos, reused under
+ *   other names), deflated, sizes in data descriptors (as a streaming zipper writes them);
+ * - large: 20 noisy PNGs of 10-30 MB, stored, sizes in the local headers;
+ * - zip64: 5 GiB of one ~28 MB noisy PNG under many names, stored, forced ZIP64 (local and central
+ *   extra fields, ZIP64 end records) with data descriptors.
+ *
+ * Flags: `--quick` (about 200 MB), `--only=small,large,zip64`, `--keep` (leave the archives),
+ * `--json` (one JSON line at the end). BENCH_DIR picks where archives go (default: the OS temp dir);
+ * BENCH_GATEWAY_NODE_ARGS are node flags for the gateway process (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Objm, setSha256Backend } from '@nats-io/obj';
+import sharp from 'sharp';
+import yazl from 'yazl';
+import { fixturePhotosDir, freePort, repoRoot, startNatsServer, tempDir } from '@mesh/testing';
+
+const args = process.argv.slice(2);
+const QUICK = args.includes('--quick');
+const KEEP = args.includes('--keep');
+const JSON_OUT = args.includes('--json');
+const ONLY = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const BUCKET = 'mesh-chunks';
+const MB = 1e6;
+const MiB = 1024 ** 2;
+const GiB = 1024 ** 3;
+
+type ArchiveKind = 'small' | 'large' | 'zip64';
+
+/** A generated archive and the image payloads inside it, in order. */
+interface Archive {
+  kind: ArchiveKind;
+  file: string;
+  size: number;
+  /** Index into `payloads` of each entry, with its name. */
+  entries: { name: string; payload: number }[];
+  payloads: Buffer[];
+  payloadBytes: number;
+  note: string;
+}
+
+interface Row {
+  archive: string;
+  note: string;
+  sizeBytes: number;
+  entries: number;
+  payloadBytes: number;
+  ingest: { status: number | string; seconds: number; chunks: number | null; error?: string };
+  ingestMBps: number | null;
+  rawSeconds: number;
+  rawMBps: number;
+  ratio: number | null;
+  peakRssMiB: number;
+  sampledMaxRssMiB: number;
+  idleRssMiB: number;
+  gatewayCpuSeconds: number;
+}
+
+const load = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+
+const log = (line: string) => {
+  if (!JSON_OUT) console.log(line);
+  else console.error(line);
+};
+
+// ---------------------------------------------------------------------------------------------
+// Images
+
+/** A few distinct small JPEGs (50-200 KB) from the fixture photos at different sizes and qualities. */
+async function smallJpegs(): Promise<Buffer[]> {
+  const dir = fixturePhotosDir();
+  const photos = (await readdir(dir)).filter((n) => /\.(jpe?g|png)$/i.test(n)).sort();
+  const out: Buffer[] = [];
+  for (const photo of photos) {
+    const src = readFileSync(path.join(dir, photo));
+    for (const [width, quality] of [
+      [900, 85],
+      [1280, 80],
+      [1600, 90],
+    ] as const) {
+      const jpeg = await sharp(src).resize({ width }).jpeg({ quality }).toBuffer();
+      if (jpeg.length >= 50_000 && jpeg.length <= 200_000) out.push(jpeg);
+    }
+  }
+  if (out.length < 3) throw new Error(`only ${out.length} fixture JPEGs came out at 50-200 KB`);
+  return out;
+}
+
+/** A noisy RGB PNG of about `bytes` (noise does not compress, so the file is about w*h*3). */
+async function noisyPng(bytes: number, seed: number): Promise<Buffer> {
+  const side = Math.round(Math.sqrt(bytes / 3));
+  return sharp({
+    create: {
+      width: side,
+      height: side + seed, // distinct images, not only distinct names
+      channels: 3,
+      background: { r: 128, g: 128, b: 128 },
+      noise: { type: 'gaussian', mean: 128, sigma: 70 },
+    },
+  })
+    .png({ compressionLevel: 1, adaptiveFiltering: false })
+    .toBuffer();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Archives, streamed to disk with yazl
+
+/** 1 MiB slices of a buffer, so yazl's pipes see ordinary chunks and back-pressure works. */
+function sliced(buf: Buffer): Readable {
+  return Readable.from(
+    (function* () {
+      for (let at = 0; at < buf.length; at += MiB) yield buf.subarray(at, Math.min(buf.length, at + MiB));
+    })(),
+    { objectMode: false },
+  );
+}
+
+async function writeZip(
+  file: string,
+  entries: { name: string; payload: number }[],
+  payloads: Buffer[],
+  how: { compress: boolean; streamed: boolean; zip64: boolean },
+): Promise<number> {
+  const zip = new yazl.ZipFile();
+  const mtime = new Date('2024-05-01T12:00:00Z');
+  for (const e of entries) {
+    const data = payloads[e.payload]!;
+    const options = { compress: how.compress, mtime, forceZip64Format: how.zip64 };
+    // addReadStreamLazy: sizes unknown up front, so yazl writes data descriptors (bit 3), and it
+    // reads each entry only when its turn comes, with back-pressure from the file.
+    if (how.streamed) zip.addReadStreamLazy(e.name, options, (cb) => cb(null, sliced(data)));
+    else zip.addBuffer(data, e.name, options);
+  }
+  zip.end({ forceZip64Format: how.zip64, comment: '' });
+  await pipeline(zip.outputStream, createWriteStream(file, { highWaterMark: 4 * MiB }));
+  return (await stat(file)).size;
+}
+
+async function makeArchive(kind: ArchiveKind, dir: string, images: { small: Buffer[]; large: Buffer[] }): Promise<Archive> {
+  const file = path.join(dir, `${kind}.zip`);
+  let entries: { name: string; payload: number }[];
+  let payloads: Buffer[];
+  let how: { compress: boolean; streamed: boolean; zip64: boolean };
+  let note: string;
+  if (kind === 'small') {
+    payloads = images.small;
+    const n = QUICK ? 500 : 3000;
+    entries = Array.from({ length: n }, (_, i) => ({
+      name: `shoot/day-${String(Math.floor(i / 500) + 1).padStart(2, '0')}/IMG_${String(i + 1).padStart(5, '0')}.jpg`,
+      payload: i % payloads.length,
+    }));
+    how = { compress: true, streamed: true, zip64: false };
+    note = 'deflate, data descriptors';
+  } else if (kind === 'large') {
+    payloads = images.large;
+    const n = QUICK ? 4 : 20;
+    entries = Array.from({ length: n }, (_, i) => ({ name: `large/noise-${String(i + 1).padStart(3, '0')}.png`, payload: i % payloads.length }));
+    how = { compress: false, streamed: false, zip64: false };
+    note = 'store, sizes in local headers';
+  } else {
+    // The largest noisy PNG, reused: 5 GiB in all (quick: two entries, still forced ZIP64).
+    const big = images.large.reduce((a, b) => (b.length > a.length ? b : a));
+    payloads = [big];
+    const n = QUICK ? 2 : Math.ceil((5 * GiB) / big.length);
+    entries = Array.from({ length: n }, (_, i) => ({ name: `big/frame-${String(i + 1).padStart(4, '0')}.png`, payload: 0 }));
+    how = { compress: false, streamed: true, zip64: true };
+    note = 'store, forced ZIP64, data descriptors';
+  }
+  const t0 = performance.now();
+  const size = await writeZip(file, entries, payloads, how);
+  const payloadBytes = entries.reduce((sum, e) => sum + payloads[e.payload]!.length, 0);
+  log(`  ${kind}.zip: ${entries.length} entries, ${(size / MB).toFixed(0)} MB, written in ${((performance.now() - t0) / 1000).toFixed(1)} s (${note})`);
+  return { kind, file, size, entries, payloads, payloadBytes, note };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gateway process and its memory
+
+interface Gateway {
+  baseUrl: string;
+  pid: number;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+async function startGateway(natsUrl: string, dataDir: string): Promise<Gateway> {
+  const port = await freePort();
+  // e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where the gateway spends its time.
+  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  let out = '';
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, path.join(repoRoot(), 'apps', 'gateway', 'dist', 'main.js')], {
+    cwd: repoRoot(),
+    env: {
+      ...process.env,
+      NATS_URL: natsUrl,
+      DATA_DIR: dataDir,
+      GATEWAY_PORT: String(port),
+      GATEWAY_HOST: '127.0.0.1',
+      MAX_UPLOAD_SIZE: String(64 * GiB),
+      OBJECT_BUCKET: BUCKET,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const keep = (d: Buffer) => {
+    out += d.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (await fetch(`${baseUrl}/healthz`).then((r) => r.ok, () => false)) break;
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`gateway did not come up:\n${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    baseUrl,
+    pid: child.pid!,
+    output: () => out,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+      }),
+  };
+}
+
+/** VmRSS, VmHWM in KiB, and user+system CPU seconds of a process. */
+function procStats(pid: number): { rss: number; hwm: number; cpu: number } | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+    // Fields after the command name (which may hold spaces): utime and stime are 14th and 15th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return { rss: kib('VmRSS'), hwm: kib('VmHWM'), cpu: ticks / 100 };
+  } catch {
+    return null;
+  }
+}
+
+/** Sample a process's VmRSS every 100 ms. */
+function sampleRss(pid: number): { stop(): { maxRss: number; hwm: number; cpu: number } } {
+  let maxRss = 0;
+  let last = procStats(pid);
+  const timer = setInterval(() => {
+    const s = procStats(pid);
+    if (!s) return;
+    last = s;
+    maxRss = Math.max(maxRss, s.rss);
+  }, 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      const s = procStats(pid) ?? last;
+      return { maxRss: Math.max(maxRss, s?.rss ?? 0), hwm: s?.hwm ?? 0, cpu: s?.cpu ?? 0 };
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The upload: a multipart body built around a file read stream, so memory stays bounded here too
+
+async function uploadFile(baseUrl: string, file: string, filename: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  const boundary = `----mesh-bench-${Date.now().toString(16)}`;
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\n` +
+      `Content-Type: application/zip\r\n\r\n`,
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const size = (await stat(file)).size;
+  const url = new URL('/upload', baseUrl);
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const finish = (err: Error | null, value?: { status: number; body: string }) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve(value!);
+    };
+    const req = http.request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        agent: false,
+        headers: {
+          'Content-Type': `multipart/form-data; boundary=${boundary}`,
+          'Content-Length': String(head.length + size + tail.length),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => {
+          // An early answer (an error) leaves the rest of the body unsent: stop sending it.
+          if (!body.destroyed && !body.readableEnded) req.destroy();
+          finish(null, { status: res.statusCode ?? 0, body: text });
+        });
+        res.on('error', (err) => finish(err));
+      },
+    );
+    const timer = setTimeout(() => {
+      req.destroy(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`));
+    }, timeoutMs);
+    // A server that answers early (an error) may close before the body is sent: the answer wins.
+    req.on('error', (err) => setTimeout(() => finish(err), 500));
+    req.write(head);
+    const body = createReadStream(file, { highWaterMark: MiB });
+    body.on('error', (err) => req.destroy(err));
+    body.on('end', () => req.end(tail));
+    body.pipe(req, { end: false });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function purgeObjects(nc: NatsConnection): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.purge(`OBJ_${BUCKET}`);
+}
+
+async function benchArchive(nc: NatsConnection, natsUrl: string, dataDir: string, a: Archive): Promise<Row> {
+  log(`\n${a.kind}.zip: ingest through the gateway ...`);
+  const gateway = await startGateway(natsUrl, dataDir);
+  const idle = procStats(gateway.pid);
+  const sampler = sampleRss(gateway.pid);
+  // Generous: a stuck upload must not hold the run forever (2 MB/s floor, 2 minutes at least).
+  const timeoutMs = Math.max(120_000, (a.size / (2 * MB)) * 1000);
+  const t0 = performance.now();
+  let ingest: Row['ingest'];
+  try {
+    const res = await uploadFile(gateway.baseUrl, a.file, `${a.kind}.zip`, timeoutMs);
+    const seconds = (performance.now() - t0) / 1000;
+    let chunks: number | null = null;
+    try {
+      chunks = (JSON.parse(res.body) as { chunks?: number }).chunks ?? null;
+    } catch {
+      // not JSON: kept as the error text below
+    }
+    ingest = { status: res.status, seconds, chunks };
+    if (res.status !== 202 || chunks !== a.entries.length) ingest.error = res.body.slice(0, 400);
+  } catch (err) {
+    ingest = { status: 'error', seconds: (performance.now() - t0) / 1000, chunks: null, error: (err as Error).message };
+  }
+  const mem = sampler.stop();
+  const gwLog = gateway.output();
+  await gateway.stop();
+  const ok = ingest.status === 202 && ingest.chunks === a.entries.length;
+  log(
+    `  ${ok ? 'ok' : 'FAILED'}: ${ingest.status} after ${ingest.seconds.toFixed(1)} s, ${ingest.chunks ?? '-'}/${a.entries.length} chunks` +
+      `, peak RSS ${(mem.hwm / 1024).toFixed(0)} MiB, gateway CPU ${mem.cpu.toFixed(1)} s`,
+  );
+  if (!ok) {
+    log(`  answer: ${ingest.error ?? ''}`);
+    const tailLines = gwLog.trim().split('\n').slice(-8).join('\n    ');
+    if (tailLines) log(`  gateway log (tail):\n    ${tailLines}`);
+  }
+  await purgeObjects(nc);
+
+  log(`${a.kind}.zip: raw object-store put of the same ${a.entries.length} payloads ...`);
+  // The same client settings as the mesh's services (libs/nats provisioning): native SHA-256.
+  setSha256Backend('native');
+  const store = await new Objm(nc).open(BUCKET);
+  const t1 = performance.now();
+  let i = 0;
+  for (const e of a.entries) {
+    await store.putBlob({ name: `bench-raw/${a.kind}/c${String(++i).padStart(7, '0')}/original` }, a.payloads[e.payload]!);
+  }
+  const rawSeconds = (performance.now() - t1) / 1000;
+  await purgeObjects(nc);
+  const rawMBps = a.payloadBytes / MB / rawSeconds;
+  const ingestMBps = ok ? a.payloadBytes / MB / ingest.seconds : null;
+  log(`  raw put: ${rawSeconds.toFixed(1)} s, ${rawMBps.toFixed(1)} MB/s`);
+  return {
+    archive: `${a.kind}.zip`,
+    note: a.note,
+    sizeBytes: a.size,
+    entries: a.entries.length,
+    payloadBytes: a.payloadBytes,
+    ingest,
+    ingestMBps,
+    rawSeconds,
+    rawMBps,
+    ratio: ingestMBps === null ? null : ingestMBps / rawMBps,
+    peakRssMiB: mem.hwm / 1024,
+    sampledMaxRssMiB: mem.maxRss / 1024,
+    idleRssMiB: (idle?.rss ?? 0) / 1024,
+    gatewayCpuSeconds: mem.cpu,
+  };
+}
+
+function table(rows: Row[]): string {
+  const sizeOf = (b: number) => (b >= GiB ? `${(b / GiB).toFixed(2)} GiB` : `${(b / MB).toFixed(0)} MB`);
+  const lines = [
+    '| archive | size | entries | ingest s | ingest MB/s | raw put MB/s | ratio | gateway peak RSS MiB |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows) {
+    const ok = r.ingestMBps !== null;
+    const failed = `failed (${r.ingest.status}${r.ingest.chunks !== null ? `, ${r.ingest.chunks} chunks` : ''})`;
+    lines.push(
+      `| ${r.archive} | ${sizeOf(r.sizeBytes)} | ${r.entries} | ${r.ingest.seconds.toFixed(1)} | ${ok ? r.ingestMBps!.toFixed(1) : failed} | ` +
+        `${r.rawMBps.toFixed(1)} | ${ok ? r.ratio!.toFixed(2) + 'x' : '-'} | ${r.peakRssMiB.toFixed(0)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const kinds = (['small', 'large', 'zip64'] as const).filter((k) => !ONLY || ONLY.includes(k));
+  const loadBefore = load();
+  log(`ingest bench (${QUICK ? 'quick' : 'full'}): ${os.availableParallelism()} cores, Node ${process.versions.node}, load average ${loadBefore}`);
+  const work = await mkdtemp(path.join(process.env.BENCH_DIR ?? os.tmpdir(), 'mesh-ingest-bench-'));
+  const data = await tempDir('mesh-ingest-bench-data-');
+  const nats = await startNatsServer();
+  let nc: NatsConnection | undefined;
+  const cleanup = async () => {
+    await nc?.close().catch(() => undefined);
+    await nats.cleanup();
+    await data.remove();
+    if (!KEEP) await rm(work, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
+  try {
+    log('making images ...');
+    const small = await smallJpegs();
+    const large = QUICK
+      ? [await noisyPng(18 * MB, 0), await noisyPng(22 * MB, 1)]
+      : await Promise.all([12, 20, 28].map((mb, i) => noisyPng(mb * MB, i)));
+    log(
+      `  ${small.length} small JPEGs (${small.map((b) => (b.length / 1000).toFixed(0)).join(', ')} KB), ` +
+        `${large.length} noisy PNGs (${large.map((b) => (b.length / MB).toFixed(1)).join(', ')} MB)`,
+    );
+    log('writing archives ...');
+    nc = await connect({ servers: nats.url });
+    const rows: Row[] = [];
+    for (const kind of kinds) {
+      // One archive on disk at a time keeps the disk use to the largest one plus its copy in the store.
+      const archive = await makeArchive(kind, work, { small, large });
+      rows.push(await benchArchive(nc, nats.url, data.dir, archive));
+      if (!KEEP) await rm(archive.file, { force: true });
+    }
+    const loadAfter = load();
+    const summary = `${os.availableParallelism()} cores, load average ${loadBefore} before, ${loadAfter} after`;
+    log('\n' + table(rows));
+    log(
+      `\nMB = 10^6 bytes of image payload (what lands in the object store); ingest until the 202 answer; ` +
+        `raw put = the same payloads with @nats-io/obj putBlob, one object at a time; ratio = ingest / raw (target >= 0.8x); ` +
+        `peak RSS = the gateway's VmHWM (target < 300 MB for 5 GiB).`,
+    );
+    for (const r of rows) {
+      log(
+        `  ${r.archive} (${r.note}): gateway idle RSS ${r.idleRssMiB.toFixed(0)} MiB, max sampled VmRSS ${r.sampledMaxRssMiB.toFixed(0)} MiB, ` +
+          `gateway CPU ${r.gatewayCpuSeconds.toFixed(1)} s over ${r.ingest.seconds.toFixed(1)} s` +
+          (r.ingest.error ? `; answer: ${r.ingest.error.replace(/\s+/g, ' ').slice(0, 200)}` : ''),
+      );
+    }
+    log(summary);
+    if (JSON_OUT) console.log(JSON.stringify({ cores: os.availableParallelism(), loadBefore, loadAfter, rows }));
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
