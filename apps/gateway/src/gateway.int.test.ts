@@ -74,7 +74,10 @@ describe('gateway upload', () => {
 
     const events = (await storedEvents(nc)).filter((e) => e.job_id === body.job_id && e.type !== 'job.progress');
     assert.deepEqual(events.map((e) => e.type), ['job.created', 'chunk.ingested', 'chunk.ingested', 'job.sealed']);
-    const ingested = events.filter((e) => e.type === 'chunk.ingested');
+    // Stored a few at a time: events may come in any order; chunk ids follow the upload.
+    const ingested = events
+      .filter((e): e is Extract<PipelineEvent, { type: 'chunk.ingested' }> => e.type === 'chunk.ingested')
+      .sort((a, b) => a.chunk_id.localeCompare(b.chunk_id));
     assert.deepEqual(ingested.map((e) => e.name), ['shoot/grace_hopper.jpg', 'shoot/nested/coffee.png']);
     for (const [e, bytes] of [[ingested[0]!, grace], [ingested[1]!, coffee]] as const) {
       assert.equal(e.sha256, createHash('sha256').update(bytes).digest('hex'));

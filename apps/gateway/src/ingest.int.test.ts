@@ -90,8 +90,12 @@ describe('gateway ingest of bad and unusual input', function () {
     const res = await fetch(`${base}/upload`, { method: 'POST', body: form });
     return { status: res.status, body: (await res.json()) as { job_id: string; chunks: number; error?: string; skipped: { name: string; reason: string }[] } };
   };
+  // Entries are stored a few at a time, so events may come in any order; chunk ids follow the upload.
   const ingestedNames = async (jobId: string) =>
-    (await jobEvents(nc, jobId)).flatMap((e) => (e.type === 'chunk.ingested' ? [e.name] : []));
+    (await jobEvents(nc, jobId))
+      .flatMap((e) => (e.type === 'chunk.ingested' ? [[e.chunk_id, e.name] as const] : []))
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([, name]) => name);
 
   it('refuses traversal, absolute paths, zip bombs and pixel bombs one by one, and keeps the good images', async () => {
     // yazl refuses to write such names, so they are patched into the archive afterwards.

@@ -80,7 +80,7 @@ describe('gateway ground truth and job report', () => {
     );
     const ingested = (await storedEvents(nc)).filter(
       (e): e is Extract<PipelineEvent, { type: 'chunk.ingested' }> => e.job_id === body.job_id && e.type === 'chunk.ingested',
-    );
+    ).sort((x, y) => x.chunk_id.localeCompare(y.chunk_id));
     assert.deepEqual(ingested.map((e) => e.name), ['shoot/a.jpg', 'shoot/b.jpg']);
     const [a, b] = ingested.map((e) => e.chunk_id);
     assert.ok((await readObject(store, objects.groundTruth(body.job_id, a!))).equals(gtA!), 'a.jpg has its ground truth');

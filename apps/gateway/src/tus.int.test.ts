@@ -28,7 +28,8 @@ async function jobEvents(nc: NatsConnection, jobId: string): Promise<PipelineEve
 }
 
 /** Name and SHA-256 of every chunk of a job, in order: what "the same chunks" means. */
-const chunksOf = (events: PipelineEvent[]) => events.flatMap((e) => (e.type === 'chunk.ingested' ? [`${e.chunk_id} ${e.name} ${e.sha256}`] : []));
+const chunksOf = (events: PipelineEvent[]) =>
+  events.flatMap((e) => (e.type === 'chunk.ingested' ? [`${e.chunk_id} ${e.name} ${e.sha256}`] : [])).sort();
 
 describe('resumable uploads (tus)', function () {
   this.timeout(60_000);
