@@ -5,25 +5,14 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
-import { EVENTS_STREAM, PipelineEvent, parseEvent } from '@mesh/contracts';
+import { PipelineEvent } from '@mesh/contracts';
 import { connectNats, eventPublisher, provisionMesh, readObject } from '@mesh/nats';
 import { openReadModel } from '@mesh/read-model';
 import { fixturePhotosDir, startNatsServer, tempDir, type NatsServerHandle } from '@mesh/testing';
 import { createApp } from './app.js';
-import { makeZip, testLimits } from './test-zip.js';
+import { makeZip, storedEvents, testLimits } from './test-zip.js';
 
-async function storedEvents(nc: NatsConnection): Promise<PipelineEvent[]> {
-  const jsm = await jetstreamManager(nc);
-  const { state } = await jsm.streams.info(EVENTS_STREAM);
-  const out: PipelineEvent[] = [];
-  for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
-    const m = await jsm.streams.getMessage(EVENTS_STREAM, { seq });
-    if (m) out.push(parseEvent(PipelineEvent, m.data, m.subject));
-  }
-  return out;
-}
 
 describe('gateway upload', () => {
   let server: NatsServerHandle;

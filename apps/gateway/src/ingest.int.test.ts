@@ -8,25 +8,14 @@ import zlib from 'node:zlib';
 import sharp from 'sharp';
 import tar from 'tar-stream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
-import { EVENTS_STREAM, PipelineEvent, objects, parseEvent } from '@mesh/contracts';
+import { PipelineEvent, objects } from '@mesh/contracts';
 import { connectNats, eventPublisher, provisionMesh } from '@mesh/nats';
 import { openReadModel } from '@mesh/read-model';
 import { fixturePhotosDir, startNatsServer, tempDir, type NatsServerHandle } from '@mesh/testing';
 import { createApp } from './app.js';
-import { makeZip, testLimits } from './test-zip.js';
+import { makeZip, storedEvents, testLimits } from './test-zip.js';
 
-async function jobEvents(nc: NatsConnection, jobId: string): Promise<PipelineEvent[]> {
-  const jsm = await jetstreamManager(nc);
-  const { state } = await jsm.streams.info(EVENTS_STREAM);
-  const out: PipelineEvent[] = [];
-  for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
-    const m = await jsm.streams.getMessage(EVENTS_STREAM, { seq });
-    if (m && m.subject.includes(jobId)) out.push(parseEvent(PipelineEvent, m.data, m.subject));
-  }
-  return out;
-}
 
 async function makeTar(entries: Record<string, Buffer>, gzip: boolean): Promise<Buffer> {
   const pack = tar.pack();
@@ -92,7 +81,7 @@ describe('gateway ingest of bad and unusual input', function () {
   };
   // Entries are stored a few at a time, so events may come in any order; chunk ids follow the upload.
   const ingestedNames = async (jobId: string) =>
-    (await jobEvents(nc, jobId))
+    (await storedEvents(nc, jobId))
       .flatMap((e) => (e.type === 'chunk.ingested' ? [[e.chunk_id, e.name] as const] : []))
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([, name]) => name);
@@ -132,7 +121,7 @@ describe('gateway ingest of bad and unusual input', function () {
     assert.equal(status, 400);
     assert.match(body.error ?? '', /damaged at byte \d+, after entry 'a\/third\.jpg'.*truncated/);
     assert.deepEqual(await ingestedNames(body.job_id), ['a/first.jpg', 'a/second.jpg']);
-    const sealed = (await jobEvents(nc, body.job_id)).find((e) => e.type === 'job.sealed');
+    const sealed = (await storedEvents(nc, body.job_id)).find((e) => e.type === 'job.sealed');
     assert.equal(sealed?.type === 'job.sealed' && sealed.total_chunks, 2);
     assert.match((sealed?.type === 'job.sealed' && sealed.archive_error) || '', /damaged/);
   });
@@ -173,7 +162,7 @@ describe('gateway ingest of bad and unusual input', function () {
     }).catch((err: unknown) => ({ status: -1, body: { job_id: '', error: String(err) } }));
     assert.equal(res.status, 413, JSON.stringify(res.body));
     assert.match(res.body.error, /MAX_UPLOAD_SIZE/);
-    const events = await jobEvents(nc, res.body.job_id);
+    const events = await storedEvents(nc, res.body.job_id);
     const failed = events.find((e) => e.type === 'job.failed');
     assert.equal(failed?.type === 'job.failed' && failed.kind, 'too_large');
     const info = await store.info(objects.original(res.body.job_id, 'c0000001'));
@@ -197,7 +186,7 @@ describe('gateway ingest of bad and unusual input', function () {
     const deadline = Date.now() + 10_000;
     let failed: PipelineEvent | undefined;
     while (!failed && Date.now() < deadline) {
-      failed = (await jobEvents(nc, job_id)).find((e) => e.type === 'job.failed');
+      failed = (await storedEvents(nc, job_id)).find((e) => e.type === 'job.failed');
       if (!failed) await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(failed?.type === 'job.failed' && failed.kind, 'interrupted');
@@ -210,7 +199,7 @@ describe('gateway ingest of bad and unusual input', function () {
     form.append('file', new Blob([new Uint8Array(await makeZip({ 'g.jpg': grace }))]), 'one.zip');
     const res = await fetch(`${base}/upload?job_id=${job_id}`, { method: 'POST', body: form });
     assert.equal(res.status, 202);
-    const events = await jobEvents(nc, job_id);
+    const events = await storedEvents(nc, job_id);
     const progress = events.filter((e) => e.type === 'job.progress');
     assert.ok(progress.length >= 1 && progress[0]?.type === 'job.progress' && progress[0].bytes_received > 0);
     assert.equal(events.filter((e) => e.type === 'job.created').length, 1, 'one job, opened once');

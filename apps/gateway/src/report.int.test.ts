@@ -5,26 +5,15 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import unzipper from 'unzipper';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
-import { EVENTS_STREAM, PipelineEvent, objects, parseEvent } from '@mesh/contracts';
+import { PipelineEvent, objects } from '@mesh/contracts';
 import { connectNats, eventPublisher, provisionMesh, readObject, writeObject } from '@mesh/nats';
 import { openReadModel, type Database, type JobReport } from '@mesh/read-model';
 import { fixturePhotosDir, startNatsServer, tempDir, type NatsServerHandle } from '@mesh/testing';
 import { createApp } from './app.js';
 import { groundTruthReasons } from './ingest.js';
-import { makeZip, testLimits } from './test-zip.js';
+import { makeZip, storedEvents, testLimits } from './test-zip.js';
 
-async function storedEvents(nc: NatsConnection): Promise<PipelineEvent[]> {
-  const jsm = await jetstreamManager(nc);
-  const { state } = await jsm.streams.info(EVENTS_STREAM);
-  const out: PipelineEvent[] = [];
-  for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
-    const m = await jsm.streams.getMessage(EVENTS_STREAM, { seq });
-    if (m) out.push(parseEvent(PipelineEvent, m.data, m.subject));
-  }
-  return out;
-}
 
 describe('gateway ground truth and job report', () => {
   let server: NatsServerHandle;

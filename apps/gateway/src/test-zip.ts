@@ -1,3 +1,6 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { EVENTS_STREAM, PipelineEvent, parseEvent } from '@mesh/contracts';
 import yazl from 'yazl';
 
 /** Build a zip in memory from name -> bytes (tests and benchmarks only). */
@@ -18,3 +21,17 @@ export const testLimits = {
   maxRatio: 100,
   maxPixels: 60_000_000,
 };
+
+/** Every event of the mesh's stream, in stream order (tests only). */
+export async function storedEvents(nc: NatsConnection, jobId?: string): Promise<PipelineEvent[]> {
+  const jsm = await jetstreamManager(nc);
+  const { state } = await jsm.streams.info(EVENTS_STREAM);
+  const out: PipelineEvent[] = [];
+  for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
+    const m = await jsm.streams.getMessage(EVENTS_STREAM, { seq });
+    if (!m) continue;
+    const event = parseEvent(PipelineEvent, m.data, m.subject);
+    if (jobId === undefined || event.job_id === jobId) out.push(event);
+  }
+  return out;
+}

@@ -5,27 +5,16 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { EVENTS_STREAM, PipelineEvent, parseEvent } from '@mesh/contracts';
+import { PipelineEvent } from '@mesh/contracts';
 import { connectNats, eventPublisher, provisionMesh } from '@mesh/nats';
 import { openReadModel } from '@mesh/read-model';
 import { fixturePhotosDir, startNatsServer, tempDir, type NatsServerHandle } from '@mesh/testing';
 import { createApp } from './app.js';
-import { makeZip, testLimits } from './test-zip.js';
+import { makeZip, storedEvents, testLimits } from './test-zip.js';
 import { createTusServer } from './tus.js';
 
 const TUS = { 'tus-resumable': '1.0.0' };
 
-async function jobEvents(nc: NatsConnection, jobId: string): Promise<PipelineEvent[]> {
-  const jsm = await jetstreamManager(nc);
-  const { state } = await jsm.streams.info(EVENTS_STREAM);
-  const out: PipelineEvent[] = [];
-  for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
-    const m = await jsm.streams.getMessage(EVENTS_STREAM, { seq });
-    if (m && m.subject.endsWith(jobId) || m?.subject.includes(`.${jobId}.`)) out.push(parseEvent(PipelineEvent, m.data, m.subject));
-  }
-  return out;
-}
 
 /** Name and SHA-256 of every chunk of a job, in order: what "the same chunks" means. */
 const chunksOf = (events: PipelineEvent[]) =>
@@ -107,9 +96,9 @@ describe('resumable uploads (tus)', function () {
     let events: PipelineEvent[] = [];
     while (!events.some((e) => e.type === 'job.sealed') && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
-      events = await jobEvents(nc, jobId);
+      events = await storedEvents(nc, jobId);
     }
-    assert.deepEqual(chunksOf(events), chunksOf(await jobEvents(nc, plain.job_id)));
+    assert.deepEqual(chunksOf(events), chunksOf(await storedEvents(nc, plain.job_id)));
     assert.equal(chunksOf(events).length, 3);
     assert.ok(events.some((e) => e.type === 'job.progress' && e.bytes_received > 0), 'bytes received are reported');
   });

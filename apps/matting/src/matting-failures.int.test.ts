@@ -13,17 +13,10 @@ import {
   subjects,
 } from '@mesh/contracts';
 import { runStage, writeObject, type RunningStage } from '@mesh/nats';
-import { startNatsServer, type NatsServerHandle } from '@mesh/testing';
+import { startNatsServer, type NatsServerHandle, waitFor } from '@mesh/testing';
 import { createMattingHandler } from './handler.js';
 import { MODEL_SIZE } from './isnet.js';
 
-async function until(check: () => boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const OOM =
   "Non-zero status code returned while running Conv node. Name:'/stage1/Conv' Status Message: " +
@@ -120,7 +113,7 @@ describe('matting worker failures on a real nats-server (fake model)', function 
   it('retries an inference that ran out of memory, then mattes it', async () => {
     const png = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#336699' } }).png().toBuffer();
     await ingest('oom', png);
-    await until(() => events.some((e) => e.subject === 'chunk.matted.job1.oom'));
+    await waitFor('the expected events', () => events.some((e) => e.subject === 'chunk.matted.job1.oom'));
     assert.equal(attempts.get('oom'), 2);
     const [first] = errors.get('oom') ?? [];
     assert.ok(first instanceof RetryableError, `first delivery failed with ${String(first)}`);
@@ -133,7 +126,7 @@ describe('matting worker failures on a real nats-server (fake model)', function 
   it('terminates an image above MATTING_MAX_PIXELS after one delivery, with the reason', async () => {
     const big = await sharp({ create: { width: 200, height: 100, channels: 3, background: '#000' } }).png().toBuffer();
     const seq = await ingest('huge', big);
-    await until(() => terminated.some((t) => t.stream_seq === seq));
+    await waitFor('the expected events', () => terminated.some((t) => t.stream_seq === seq));
     // Give a wrong redelivery the time to show up.
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(attempts.get('huge'), 1);

@@ -14,7 +14,7 @@ import {
   UnsupportedImageError,
 } from '@mesh/contracts';
 import { readObject, runStage, writeObject, type RunningStage } from '@mesh/nats';
-import { fixturePhotosDir, repoRoot, startNatsServer, type NatsServerHandle } from '@mesh/testing';
+import { fixturePhotosDir, repoRoot, startNatsServer, type NatsServerHandle, waitFor } from '@mesh/testing';
 import { createMattingHandler } from './handler.js';
 import { prepareInput, renderOutputs } from './image.js';
 import { createMatteModel, type MatteModel } from './model.js';
@@ -30,13 +30,6 @@ function boxMean(grey: Buffer, width: number, height: number, [x0, x1]: number[]
   return sum / n;
 }
 
-async function until(check: () => boolean, ms = 45_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('matting worker with the real model', function () {
   this.timeout(120_000);
@@ -240,7 +233,7 @@ describe('matting worker with the real model', function () {
       await ingest('hopper', photo);
       await ingest('corrupt', photo.subarray(0, 2000));
       const find = (prefix: string) => events.find((e) => e.subject.startsWith(prefix));
-      await until(() => !!find('chunk.matted.job1.hopper') && terminated.length > 0);
+      await waitFor('the matte and the termination', () => !!find('chunk.matted.job1.hopper') && terminated.length > 0, 45_000);
 
       const m = find('chunk.matted.job1.hopper')!;
       const matted = parseEvent(ChunkMatted, m.data, m.subject);

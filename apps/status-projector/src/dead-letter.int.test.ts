@@ -25,7 +25,7 @@ import {
   type ConsumerLoop,
 } from '@mesh/nats';
 import { deadChunks, jobStatus, openReadModel, type Database } from '@mesh/read-model';
-import { startNatsServer, tempDir, type NatsServerHandle } from '@mesh/testing';
+import { startNatsServer, tempDir, type NatsServerHandle, waitFor } from '@mesh/testing';
 import { createDeadLetterHandler } from './dead-letter.js';
 import { createProjectorHandler } from './handler.js';
 import { createProjection } from './projection.js';
@@ -42,13 +42,6 @@ const ingested = (chunk: string) => ({
   ingested_at: new Date().toISOString(),
 });
 
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('dead letters', function () {
   this.timeout(120_000);
@@ -120,7 +113,7 @@ describe('dead letters', function () {
       }),
     );
 
-    await until('three dead chunks in the read model', () => deadChunks(db, 'job1').length === 3);
+    await waitFor('three dead chunks in the read model', () => deadChunks(db, 'job1').length === 3);
     const status = jobStatus(db, 'job1');
     assert.equal(status?.failed, 3);
     const reasons = Object.fromEntries(status!.failures.map((f) => [f.chunk_id, `${f.stage}: ${f.reason}`]));
@@ -152,14 +145,14 @@ describe('dead letters', function () {
     const h = natsHeaders();
     h.set('Nats-Msg-Id', `operator-replay-${Date.now()}`);
     await js.publish(m.header!.get(deadHeaders.originalSubject), m.data, { headers: h });
-    await until('the replayed chunk to reach the worker', () => seen.includes('oom#1') && seen.filter((s) => s === 'oom#1').length === 2);
+    await waitFor('the replayed chunk to reach the worker', () => seen.includes('oom#1') && seen.filter((s) => s === 'oom#1').length === 2);
 
     // And from the product: every dead chunk of the job.
     for (const [, seq] of dead) if (seq !== dead.get('oom')) await replayDeadLetter(nc, publisher, seq);
-    await until('replayed chunks to leave the dead list', () => deadChunks(db, 'job1').length === 1);
-    await until('both to be handled again', () => seen.includes('abandoned#1') && seen.filter((s) => s === 'corrupt#1').length === 2);
+    await waitFor('replayed chunks to leave the dead list', () => deadChunks(db, 'job1').length === 1);
+    await waitFor('both to be handled again', () => seen.includes('abandoned#1') && seen.filter((s) => s === 'corrupt#1').length === 2);
     // The worker can see a replayed event before the projector has folded it in: wait for the fold.
-    await until('the projector to apply the replays', () => jobStatus(db, 'job1')?.counts.ingested === 3);
+    await waitFor('the projector to apply the replays', () => jobStatus(db, 'job1')?.counts.ingested === 3);
     const after = jobStatus(db, 'job1');
     assert.deepEqual([after?.failed, after?.counts.ingested], [1, 3], 'oom (replayed by CLI) stays dead in the read model until it completes');
   });

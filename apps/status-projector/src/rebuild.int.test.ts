@@ -3,10 +3,10 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { EVENTS_STREAM, PipelineEvent, durables, encodeEvent, subjects } from '@mesh/contracts';
+import { EVENTS_STREAM, PipelineEvent, durables, encodeEvent } from '@mesh/contracts';
 import { connectNats, provisionMesh, startConsumerLoop, type ConsumerLoop } from '@mesh/nats';
 import { jobStatus, openReadModel, type Database as Db } from '@mesh/read-model';
-import { startNatsServer, tempDir, type NatsServerHandle } from '@mesh/testing';
+import { startNatsServer, tempDir, type NatsServerHandle, waitFor } from '@mesh/testing';
 import { createProjectorHandler } from './handler.js';
 import { createProjection } from './projection.js';
 
@@ -35,13 +35,6 @@ const tables = (db: Db) => ({
   chunks: db.prepare('SELECT * FROM chunks ORDER BY job_id, chunk_id').all(),
 });
 
-async function until(what: string, check: () => boolean, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('status projector on a real stream', function () {
   this.timeout(60_000);
@@ -80,7 +73,7 @@ describe('status projector on a real stream', function () {
     const db = openReadModel(file);
     const loop = await project(db);
     const last = (await (await jetstreamManager(nc)).streams.info(EVENTS_STREAM)).state.last_seq;
-    await until('every event applied', () => (db.prepare('SELECT MAX(seq) AS m FROM applied_events').get() as { m: number }).m === last);
+    await waitFor('every event applied', () => (db.prepare('SELECT MAX(seq) AS m FROM applied_events').get() as { m: number }).m === last);
     await loop.stop();
     const first = tables(db);
     const s = jobStatus(db, job);
@@ -94,7 +87,7 @@ describe('status projector on a real stream', function () {
     const rebuiltFile = path.join(dir.dir, 'rebuilt.db');
     const rebuilt = openReadModel(rebuiltFile);
     const again = await project(rebuilt);
-    await until('the rebuild', () => (rebuilt.prepare('SELECT MAX(seq) AS m FROM applied_events').get() as { m: number }).m === last);
+    await waitFor('the rebuild', () => (rebuilt.prepare('SELECT MAX(seq) AS m FROM applied_events').get() as { m: number }).m === last);
     await again.stop();
     assert.deepEqual(tables(rebuilt), first);
     rebuilt.close();
@@ -120,7 +113,7 @@ describe('status projector on a real stream', function () {
     await new Promise((r) => setTimeout(r, 2500));
     assert.ok(applied() < batch.length, `the full database held back events (${applied()} of ${batch.length} applied)`);
     db.pragma('max_page_count = 1073741823');
-    await until('every event applied', () => applied() === batch.length);
+    await waitFor('every event applied', () => applied() === batch.length);
     await loop.stop();
     assert.equal(jobStatus(db, job)?.counts.ingested, many.length);
     db.close();
@@ -143,7 +136,7 @@ describe('status projector on a real stream', function () {
     assert.equal((locker.prepare('SELECT COUNT(*) AS n FROM applied_events').get() as { n: number }).n, 0);
     locker.exec('COMMIT');
     locker.close();
-    await until('every event applied', () => (db.prepare('SELECT COUNT(*) AS n FROM applied_events').get() as { n: number }).n === events.length);
+    await waitFor('every event applied', () => (db.prepare('SELECT COUNT(*) AS n FROM applied_events').get() as { n: number }).n === events.length);
     await loop.stop();
     const s = jobStatus(db, job);
     assert.deepEqual([s?.total, s?.completed, s?.counts.matted], [3, 2, 1]);

@@ -49,8 +49,3 @@ export class UploadRejectedError extends Error {
     this.name = 'UploadRejectedError';
   }
 }
-
-/** True when the error must not be retried. */
-export function isPermanent(err: unknown): boolean {
-  return err instanceof PermanentError;
-}

@@ -38,6 +38,5 @@ export {
   RetryableError,
   ObjectMissingError,
   UploadRejectedError,
-  isPermanent,
 } from './errors.js';
 export { parseEvent, encodeEvent } from './parse.js';

@@ -12,7 +12,7 @@ import {
   parseEvent,
   subjects,
 } from '@mesh/contracts';
-import { startNatsServer, type NatsServerHandle } from '@mesh/testing';
+import { startNatsServer, type NatsServerHandle, waitFor } from '@mesh/testing';
 import { chunkAttemptReporter, connectNats, eventPublisher, provisionMesh, startConsumerLoop } from './index.js';
 
 const event = (chunk: string) => ({
@@ -38,13 +38,6 @@ async function attempts(nc: NatsConnection): Promise<ChunkAttemptFailed[]> {
   return out;
 }
 
-async function until(check: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('consumer loop', () => {
   let server: NatsServerHandle;
@@ -86,9 +79,9 @@ describe('consumer loop', () => {
       },
     });
     try {
-      await until(async () => (await attempts(nc)).length === 6);
+      await waitFor('the expected events', async () => (await attempts(nc)).length === 6);
       const js = jetstream(nc);
-      await until(async () => (await js.consumers.get(EVENTS_STREAM, durables.matting).then((c) => c.info())).num_ack_pending === 0);
+      await waitFor('the expected events', async () => (await js.consumers.get(EVENTS_STREAM, durables.matting).then((c) => c.info())).num_ack_pending === 0);
     } finally {
       await loop.stop();
     }
@@ -119,7 +112,7 @@ describe('consumer loop', () => {
       handle: async (msg) => void parseEvent(ChunkIngested, msg.data, msg.subject),
     });
     try {
-      await until(async () => (await attempts(nc)).length === 1);
+      await waitFor('the expected events', async () => (await attempts(nc)).length === 1);
     } finally {
       await loop.stop();
     }
