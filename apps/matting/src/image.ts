@@ -24,11 +24,29 @@ export interface ImageHeader {
   hasAlpha: boolean;
 }
 
+/** An original decoded once at full size: oriented, sRGB, 8-bit, alpha kept where it has one. */
+export interface DecodedImage {
+  data: Buffer;
+  channels: 3 | 4;
+}
+
 /** The model's input for one image, and the header facts the outputs need. */
 export interface PreparedInput extends ImageHeader {
   /** CHW float32 [3, 1024, 1024], each value v/255 - 0.5. */
   tensor: Float32Array;
+  /**
+   * The full-size decode the tensor was made from, kept for `renderOutputs` so the original is
+   * decoded once; absent above KEEP_DECODED_PIXELS, where render decodes again instead.
+   */
+  decoded?: DecodedImage;
 }
+
+/**
+ * Images up to this many pixels are decoded once and held (4 bytes a pixel at most, 64 MB here)
+ * from prepare to render, i.e. through inference; larger ones are decoded twice (JPEGs shrink on
+ * load for the model) so a worker's memory stays bounded by what one render needs.
+ */
+export const KEEP_DECODED_PIXELS = 16_000_000;
 
 /** The two files a matted chunk produces. */
 export interface RenderedOutputs {
@@ -93,6 +111,25 @@ function decode(original: Buffer, limits: ImageLimits): sharp.Sharp {
   return sharp(original, { autoOrient: true, limitInputPixels: limits.maxPixels, sequentialRead: true });
 }
 
+/** Decode at full size to 8-bit sRGB, RGB or RGBA, and check it has the header's size. */
+async function decodeFull(
+  original: Buffer,
+  limits: ImageLimits,
+  header: Pick<ImageHeader, 'width' | 'height'>,
+): Promise<DecodedImage> {
+  const { data, info } = await decode(original, limits)
+    .toColourspace('srgb')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  const { channels } = info;
+  if (info.width !== header.width || info.height !== header.height || (channels !== 3 && channels !== 4)) {
+    throw new Error(
+      `original decodes to ${info.width}x${info.height}x${channels}, expected ${header.width}x${header.height}x3 or 4`,
+    );
+  }
+  return { data, channels };
+}
+
 /**
  * Check the header, decode, and build ISNet's input: oriented, converted to sRGB (embedded ICC
  * profiles and CMYK applied), 8-bit, transparent areas flattened on white, stretched to 1024x1024
@@ -105,10 +142,18 @@ export async function prepareInput(
 ): Promise<PreparedInput> {
   const header = await probeImage(original, limits);
   let pixels: Buffer;
+  let decoded: DecodedImage | undefined;
   try {
-    const out = await decode(original, limits)
+    let source: sharp.Sharp;
+    if (header.width * header.height <= KEEP_DECODED_PIXELS) {
+      decoded = await decodeFull(original, limits, header);
+      source = sharp(decoded.data, { raw: { width: header.width, height: header.height, channels: decoded.channels } });
+    } else {
+      source = decode(original, limits).toColourspace('srgb');
+    }
+    const out = await source
       .flatten({ background: '#ffffff' })
-      // JPEGs shrink on load here, so a 50-megapixel photo is never decoded at full size for the model.
+      // Large JPEGs shrink on load here, so a 50-megapixel photo is never decoded at full size for the model.
       .resize(MODEL_SIZE, MODEL_SIZE, { fit: 'fill', kernel: 'linear' })
       .toColourspace('srgb')
       .removeAlpha()
@@ -127,7 +172,7 @@ export async function prepareInput(
     tensor[plane + i] = pixels[p + 1]! / 255 - 0.5;
     tensor[2 * plane + i] = pixels[p + 2]! / 255 - 0.5;
   }
-  return { ...header, tensor };
+  return { ...header, tensor, ...(decoded ? { decoded } : {}) };
 }
 
 /**
@@ -135,13 +180,14 @@ export async function prepareInput(
  * it as an 8-bit grey PNG, plus a cut-out: the original's sRGB pixels (not flattened) with the
  * matte as alpha. For an original that already had alpha, the cut-out's alpha is
  * min(original alpha, matte): what was transparent stays transparent, and the matte only removes.
- * Peak memory is about 7.5 bytes per pixel of the original (its RGB(A), the full-size matte, the
- * encoders' buffers; measured on 54 megapixels).
+ * Uses `image.decoded` (prepareInput's full-size decode; its RGBA is modified in place) or decodes
+ * the original again. Peak memory is about 7.5 bytes per pixel of the original (its RGB(A), the
+ * full-size matte, the encoders' buffers; measured on 54 megapixels).
  */
 export async function renderOutputs(
   original: Buffer,
   matte: Float32Array,
-  image: Pick<ImageHeader, 'width' | 'height'>,
+  image: Pick<PreparedInput, 'width' | 'height' | 'decoded'>,
   limits: ImageLimits = { maxPixels: DEFAULT_MAX_PIXELS },
 ): Promise<RenderedOutputs> {
   const { width, height } = image;
@@ -164,17 +210,14 @@ export async function renderOutputs(
     throw new Error(`resized matte has ${alpha.length} bytes, expected ${width * height}`);
   }
 
-  let rgb: { data: Buffer; info: sharp.OutputInfo };
+  let rgb: DecodedImage;
   try {
     // Not flattened: the cut-out keeps the original's colours, also under its transparent areas.
-    rgb = await decode(original, limits).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    rgb = image.decoded ?? (await decodeFull(original, limits, image));
   } catch (err) {
     throw decodeFailure(err);
   }
-  const { channels } = rgb.info;
-  if (rgb.info.width !== width || rgb.info.height !== height || (channels !== 3 && channels !== 4)) {
-    throw new Error(`original decodes to ${rgb.info.width}x${rgb.info.height}x${channels}, expected ${width}x${height}x3 or 4`);
-  }
+  const { channels } = rgb;
   let cutout: sharp.Sharp;
   if (channels === 4) {
     // Fold the matte into the original's alpha in place: no second full-size RGBA buffer.
