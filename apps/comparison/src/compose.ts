@@ -63,15 +63,56 @@ async function rawPixels(image: Sharp, channels: 3 | 4): Promise<Buffer> {
   return pipeline.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer();
 }
 
-function checkerboard(width: number, height: number): Buffer {
-  const data = Buffer.alloc(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const v = (Math.floor(x / CHECKER) + Math.floor(y / CHECKER)) % 2 ? CHECKER_DARK : CHECKER_LIGHT;
-      data.fill(v, (y * width + x) * 3, (y * width + x) * 3 + 3);
+/** A panel's place on the canvas. */
+interface Placement {
+  canvas: Buffer;
+  canvasWidth: number;
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/** Copy RGB pixels onto the canvas, a row at a time. */
+function paste(at: Placement, rgb: Buffer): void {
+  const row = at.width * 3;
+  for (let y = 0; y < at.height; y++) {
+    rgb.copy(at.canvas, ((at.top + y) * at.canvasWidth + at.left) * 3, y * row, y * row + row);
+  }
+}
+
+/** Paste a grey image as RGB (the matte panel). */
+function pasteGrey(at: Placement, grey: Uint8Array): void {
+  const { canvas } = at;
+  for (let y = 0, i = 0; y < at.height; y++) {
+    let p = ((at.top + y) * at.canvasWidth + at.left) * 3;
+    for (let x = 0; x < at.width; x++, i++, p += 3) {
+      const v = grey[i]!;
+      canvas[p] = v;
+      canvas[p + 1] = v;
+      canvas[p + 2] = v;
     }
   }
-  return data;
+}
+
+/**
+ * Blend RGBA pixels over a checkerboard onto the canvas ("over", in sRGB, as libvips' composite
+ * does by default). Plain loops: a libvips composite of the panels cost more than the JPEG encoding.
+ */
+function pasteOverCheckerboard(at: Placement, rgba: Buffer): void {
+  const { canvas } = at;
+  for (let y = 0, q = 0; y < at.height; y++) {
+    const rowParity = Math.floor(y / CHECKER) % 2;
+    let p = ((at.top + y) * at.canvasWidth + at.left) * 3;
+    for (let x = 0; x < at.width; x++, q += 4, p += 3) {
+      const bg = (Math.floor(x / CHECKER) + rowParity) % 2 ? CHECKER_DARK : CHECKER_LIGHT;
+      const a = rgba[q + 3]!;
+      const keep = bg * (255 - a);
+      canvas[p] = Math.round((rgba[q]! * a + keep) / 255);
+      canvas[p + 1] = Math.round((rgba[q + 1]! * a + keep) / 255);
+      canvas[p + 2] = Math.round((rgba[q + 2]! * a + keep) / 255);
+    }
+  }
 }
 
 /** Panel size that keeps the whole image within MAX_SIDE and never enlarges the matte. */
@@ -142,30 +183,25 @@ export async function composeComparison(inputs: ComparisonInputs): Promise<Compa
     sharp(matte.data, { raw: { width: mw, height: mh, channels: 1 } }).resize(resize).extractChannel(0).raw({ depth: 'uchar' }).toBuffer(),
     decoding('cut-out', () => rawPixels(sharp(inputs.cutout).resize(resize), 4)),
   ]);
-  const mattePanel = Buffer.alloc(panel.width * panel.height * 3);
-  for (let i = 0; i < smallMatte.length; i++) mattePanel.fill(smallMatte[i]!, i * 3, i * 3 + 3);
   drawOutline(original, smallMatte, panel.width, panel.height, Math.max(1, Math.round(panel.height / 500)));
 
   const width = 3 * panel.width + 2 * PANEL_GAP;
   const height = LABEL_HEIGHT + panel.height;
-  const at = (data: Buffer, channels: 3 | 4, index: number) => ({
-    input: data,
-    raw: { width: panel.width, height: panel.height, channels },
+  const labels = await sharp(labelBand(width, panel.width)).flatten({ background: BACKGROUND }).raw().toBuffer();
+  if (labels.length !== width * LABEL_HEIGHT * 3) throw new Error(`label band rendered to ${labels.length} bytes`);
+  // White canvas: the gaps between the panels stay white.
+  const raw = Buffer.alloc(width * height * 3, 255);
+  labels.copy(raw, 0, 0, width * LABEL_HEIGHT * 3);
+  const at = (index: number): Placement => ({
+    canvas: raw,
+    canvasWidth: width,
     left: index * (panel.width + PANEL_GAP),
     top: LABEL_HEIGHT,
+    ...panel,
   });
-  const raw = await sharp({ create: { width, height, channels: 3, background: BACKGROUND } })
-    .composite([
-      { input: labelBand(width, panel.width), left: 0, top: 0 },
-      at(original, 3, 0),
-      at(mattePanel, 3, 1),
-      at(checkerboard(panel.width, panel.height), 3, 2),
-      // Layered after the checkerboard: a 4-channel overlay is blended by its alpha.
-      at(cutout, 4, 2),
-    ])
-    .removeAlpha()
-    .raw()
-    .toBuffer();
+  paste(at(0), original);
+  pasteGrey(at(1), smallMatte);
+  pasteOverCheckerboard(at(2), cutout);
   const image = () => sharp(raw, { raw: { width, height, channels: 3 } });
   const [jpeg, thumbnail] = await Promise.all([
     // 4:4:4 keeps the one-pixel outline's colour; 4:2:0 would smear it into the grey.
