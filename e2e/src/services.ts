@@ -11,6 +11,8 @@ export interface RunningMesh {
   baseUrl: string;
   /** SIGKILL one service (no chance to finish or ack), then start it again. */
   killAndRestart(name: ServiceName): Promise<void>;
+  /** Each service's current process id. */
+  pids(): Record<ServiceName, number>;
   /** Everything the services printed, for failure messages. */
   output(): string;
   stop(): Promise<void>;
@@ -52,6 +54,7 @@ export async function startServices(natsUrl: string, dataDir: string, env: NodeJ
   return {
     baseUrl,
     output: () => log,
+    pids: () => Object.fromEntries([...running].map(([name, c]) => [name, c.pid!])) as Record<ServiceName, number>,
     killAndRestart: async (name) => {
       const child = running.get(name)!;
       await new Promise<void>((resolve) => {

@@ -17,6 +17,7 @@ async function main(): Promise<void> {
     modelPath: config.MODEL_PATH,
     executionProvider: config.EXECUTION_PROVIDER,
     intraOpThreads: config.INTRA_OP_THREADS,
+    spinning: config.INTRA_OP_SPINNING === 'on',
   });
   console.log(`matting: model ${model.name} on ${model.provider}`);
   await runStage({

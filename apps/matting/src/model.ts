@@ -28,6 +28,11 @@ export interface MatteModelOptions {
    */
   cpuMemArena?: boolean;
   memPattern?: boolean;
+  /**
+   * onnxruntime's threads spin while they wait for work (its default, true) or sleep, so the other
+   * work on the same cores (sharp, the other stages) is not slowed by threads that only wait.
+   */
+  spinning?: boolean;
   log?: (line: string) => void;
 }
 
@@ -46,6 +51,10 @@ async function createSession(
     enableCpuMemArena: opts.cpuMemArena ?? true,
     enableMemPattern: opts.memPattern ?? true,
     ...(opts.intraOpThreads > 0 ? { intraOpNumThreads: opts.intraOpThreads } : {}),
+    // Session config entries (onnxruntime_session_options_config_keys.h), flattened with dots.
+    ...(opts.spinning === false
+      ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }
+      : {}),
   });
 }
 

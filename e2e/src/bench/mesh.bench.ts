@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fixturePhotosDir, repoRoot, startNatsServer, tempDir } from '@mesh/testing';
 import { waitDone, zipOf } from '../mesh-client.js';
-import { startServices } from '../services.js';
+import { SERVICES, startServices } from '../services.js';
+import { procStats } from './proc-stats.js';
 
 const IMAGE = /\.(jpe?g|png|webp|avif|tiff?|gif)$/i;
 /**
@@ -92,7 +93,9 @@ async function timedJob(baseUrl: string, zip: Buffer, expected: number): Promise
  * one photo, then the fixture set MESH_ROUNDS times as one zip (`r1/flower.png`, ...), timed from
  * the start of the upload to the SSE `done` (every chunk compared and projected).
  */
-async function wholeMesh(photos: { name: string; bytes: Buffer }[]): Promise<{ images: number; seconds: number }> {
+async function wholeMesh(
+  photos: { name: string; bytes: Buffer }[],
+): Promise<{ images: number; seconds: number; cpu: Record<string, number> }> {
   const nats = await startNatsServer();
   const data = await tempDir('mesh-bench-');
   const mesh = await startServices(nats.url, data.dir);
@@ -101,8 +104,15 @@ async function wholeMesh(photos: { name: string; bytes: Buffer }[]): Promise<{ i
     await timedJob(mesh.baseUrl, await zipOf([[`warmup/${warm.name}`, warm.bytes]]), 1);
     const entries: [string, Buffer][] = [];
     for (let r = 1; r <= MESH_ROUNDS; r++) for (const p of photos) entries.push([`r${r}/${p.name}`, p.bytes]);
-    const seconds = await timedJob(mesh.baseUrl, await zipOf(entries), entries.length);
-    return { images: entries.length, seconds };
+    const zip = await zipOf(entries);
+    // CPU seconds of each process over the timed job: where the cores went besides inference.
+    const pids: Record<string, number | undefined> = { ...mesh.pids(), 'nats-server': nats.pid };
+    const cpuNow = () => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, pid ? (procStats(pid)?.cpu ?? NaN) : NaN]));
+    const cpu0 = cpuNow();
+    const seconds = await timedJob(mesh.baseUrl, zip, entries.length);
+    const cpu1 = cpuNow();
+    const cpu = Object.fromEntries(Object.keys(pids).map((name) => [name, cpu1[name]! - cpu0[name]!]));
+    return { images: entries.length, seconds, cpu };
   } catch (err) {
     console.error(mesh.output());
     throw err;
@@ -159,6 +169,10 @@ async function main(): Promise<void> {
     ['whole mesh images/s', rate(mesh.images, mesh.seconds)],
     ['bare loop 2 images/s', rate(after.images, after.wallSeconds)],
     ['bare loop images/s, 1 and 2 together', rate(bare.images, bare.seconds)],
+    ...[...SERVICES, 'nats-server'].map((name): [string, string] => [
+      `  CPU s per image in the mesh: ${name}`,
+      (mesh.cpu[name]! / mesh.images).toFixed(2),
+    ]),
     ['mesh / bare loop (target >= 1.0)', `${ratio.toFixed(2)}x`],
     [
       `${LARGE} / median small photo, bare (target <= 1.3)`,

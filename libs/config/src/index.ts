@@ -35,6 +35,11 @@ const schema = z.object({
   EXECUTION_PROVIDER: z.enum(['cpu', 'cuda']).default('cpu'),
   /** Threads onnxruntime uses inside one operator; 0 lets onnxruntime pick (all cores). */
   INTRA_OP_THREADS: z.coerce.number().int().nonnegative().default(0),
+  /**
+   * Whether onnxruntime's threads spin while they wait for work (its default) or sleep. Spinning
+   * burns the cores that decoding, encoding and the other stages share with inference.
+   */
+  INTRA_OP_SPINNING: z.enum(['on', 'off']).default('on'),
   MATTING_CONCURRENCY: int(2),
   /** Largest image (width x height, read from its header before decoding) the matting worker accepts. */
   MATTING_MAX_PIXELS: int(120_000_000),

@@ -11,6 +11,8 @@ export interface NatsServerHandle {
   readonly url: string;
   readonly port: number;
   readonly storeDir: string;
+  /** The running process's id (for CPU and memory figures in benchmarks); undefined while stopped. */
+  readonly pid: number | undefined;
   /** Stop the process; the store is kept so a restart finds its streams. */
   stop(): Promise<void>;
   /** Start it again on the same port and store. */
@@ -80,6 +82,9 @@ export async function startNatsServer(): Promise<NatsServerHandle> {
     url: `nats://127.0.0.1:${port}`,
     port,
     storeDir,
+    get pid() {
+      return child?.pid;
+    },
     stop,
     restart: async () => {
       await stop();

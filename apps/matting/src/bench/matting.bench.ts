@@ -115,6 +115,7 @@ async function main(): Promise<void> {
     modelPath: config.MODEL_PATH,
     executionProvider: config.EXECUTION_PROVIDER,
     intraOpThreads: config.INTRA_OP_THREADS,
+    spinning: config.INTRA_OP_SPINNING === 'on',
     ...(cpuMemArena === undefined ? {} : { cpuMemArena }),
     ...(memPattern === undefined ? {} : { memPattern }),
   });
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
   const photos = await Promise.all(files.map(async (f) => ({ name: f, bytes: await readFile(path.join(dir, f)) })));
   const cores = os.availableParallelism();
   console.log(
-    `model ${model.name} on ${model.provider}, ${cores} cores, INTRA_OP_THREADS=${config.INTRA_OP_THREADS}, ` +
+    `model ${model.name} on ${model.provider}, ${cores} cores, INTRA_OP_THREADS=${config.INTRA_OP_THREADS}, INTRA_OP_SPINNING=${config.INTRA_OP_SPINNING}, ` +
       `cpu arena ${cpuMemArena ?? true}, mem pattern ${memPattern ?? true}`,
   );
 
