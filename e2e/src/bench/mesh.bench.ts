@@ -21,6 +21,7 @@ const LARGE = 'flower.png';
 interface BareResult {
   images: number;
   wallSeconds: number;
+  cpuPerImage: number;
   rows: { name: string; total: number }[];
 }
 
@@ -169,6 +170,16 @@ async function main(): Promise<void> {
     ['whole mesh images/s', rate(mesh.images, mesh.seconds)],
     ['bare loop 2 images/s', rate(after.images, after.wallSeconds)],
     ['bare loop images/s, 1 and 2 together', rate(bare.images, bare.seconds)],
+    [
+      'CPU s per image: bare loop (1, 2)',
+      `${before.cpuPerImage.toFixed(2)}, ${after.cpuPerImage.toFixed(2)}`,
+    ],
+    [
+      'CPU s per image: whole mesh, all processes',
+      Object.values(mesh.cpu)
+        .reduce((a, b) => a + b / mesh.images, 0)
+        .toFixed(2),
+    ],
     ...[...SERVICES, 'nats-server'].map((name): [string, string] => [
       `  CPU s per image in the mesh: ${name}`,
       (mesh.cpu[name]! / mesh.images).toFixed(2),

@@ -36,10 +36,11 @@ const schema = z.object({
   /** Threads onnxruntime uses inside one operator; 0 lets onnxruntime pick (all cores). */
   INTRA_OP_THREADS: z.coerce.number().int().nonnegative().default(0),
   /**
-   * Whether onnxruntime's threads spin while they wait for work (its default) or sleep. Spinning
-   * burns the cores that decoding, encoding and the other stages share with inference.
+   * Whether onnxruntime's threads spin while they wait for work (onnxruntime's default) or sleep
+   * (ours). Spinning burns the cores that decoding, encoding and the other stages share with
+   * inference: 5% more CPU per image in the mesh on 2 cores (BENCHMARKS.md).
    */
-  INTRA_OP_SPINNING: z.enum(['on', 'off']).default('on'),
+  INTRA_OP_SPINNING: z.enum(['on', 'off']).default('off'),
   MATTING_CONCURRENCY: int(2),
   /** Largest image (width x height, read from its header before decoding) the matting worker accepts. */
   MATTING_MAX_PIXELS: int(120_000_000),

@@ -42,10 +42,13 @@ async function matte(model: MatteModel, { bytes }: Photo) {
 async function timing(model: MatteModel, photos: Photo[]): Promise<void> {
   const rows: ({ name: string } & Awaited<ReturnType<typeof matte>>)[] = [];
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   for (let round = 0; round < ROUNDS; round++) {
     for (const photo of photos) rows.push({ name: photo.name, ...(await matte(model, photo)) });
   }
   const wall = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuPerImage = (cpu.user + cpu.system) / 1e6 / rows.length;
 
   const ms = (x: number) => x.toFixed(0).padStart(8);
   const heads = ['prepare', 'infer', 'render', 'total'].map((h) => h.padStart(8)).join('');
@@ -58,6 +61,7 @@ async function timing(model: MatteModel, photos: Photo[]): Promise<void> {
   const ratio = large.length && small.length ? (median(large) / median(small)).toFixed(2) : 'n/a';
   const table: [string, string][] = [
     ['images/s, bare loop, one at a time', (rows.length / wall).toFixed(3)],
+    ['CPU s per image', cpuPerImage.toFixed(2)],
     ['median ms per image (inference)', `${median(rows.map((r) => r.total)).toFixed(0)} (${median(rows.map((r) => r.infer)).toFixed(0)})`],
     [`${LARGE} / median small photo (target <= 1.3)`, `${ratio}x`],
   ];
@@ -73,6 +77,7 @@ async function timing(model: MatteModel, photos: Photo[]): Promise<void> {
         images: rows.length,
         wallSeconds: wall,
         imagesPerSecond: rows.length / wall,
+        cpuPerImage,
         medianMs: median(rows.map((r) => r.total)),
         largeOverSmall: large.length && small.length ? median(large) / median(small) : null,
         rows: rows.map((r) => ({ ...r, prepare: rounded(r.prepare), infer: rounded(r.infer), render: rounded(r.render), total: rounded(r.total) })),
