@@ -1,51 +1,37 @@
-import { PassThrough, type Readable } from 'node:stream';
+import { imageSize } from 'image-size';
 import sharp from 'sharp';
 import { EntryRejectedError } from './zip-reader.js';
 
-/** Bytes read ahead to find an image's dimensions in its header. */
-const HEAD_BYTES = 256 * 1024;
+/**
+ * Width and height from the header bytes, parsed in JavaScript (image-size): no round trip to
+ * libvips' threads for every photo of an archive. Undefined where it cannot tell.
+ */
+function sizeFromHeader(head: Buffer): { width: number; height: number } | undefined {
+  try {
+    const { width, height } = imageSize(head);
+    return width > 0 && height > 0 ? { width, height } : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
- * Refuse a pixel bomb before anything is stored or decoded: read the first bytes of the image,
- * let libvips parse only its header, and compare the claimed size with `maxPixels`. Returns a
- * stream of the whole image (the head replayed, then the rest). A header libvips cannot parse
- * from the first bytes is let through: the matting stage decodes it and says what is wrong.
+ * Refuse a pixel bomb before anything is stored or decoded: given an image's first bytes (256 KiB,
+ * or all of a smaller one), read the size its header claims (in JavaScript, or else by libvips'
+ * header parser) and compare it with `maxPixels`. Throws EntryRejectedError for a zero-byte file
+ * or a claimed size above the limit. A header that cannot be parsed from these bytes is let
+ * through: the matting stage decodes the image and says what is wrong with it.
  */
-export async function checkImageHeader(stream: Readable, maxPixels: number): Promise<Readable> {
-  const head: Buffer[] = [];
-  let size = 0;
-  const it = stream[Symbol.asyncIterator]();
-  let ended = false;
-  while (size < HEAD_BYTES) {
-    const next = await it.next();
-    if (next.done) {
-      ended = true;
-      break;
-    }
-    head.push(next.value as Buffer);
-    size += (next.value as Buffer).length;
-  }
-  const first = Buffer.concat(head);
-  if (first.length === 0) throw new EntryRejectedError('zero-byte file');
-  const meta = await sharp(first, { failOn: 'none', limitInputPixels: false })
-    .metadata()
-    .catch(() => undefined);
-  if (meta?.width && meta.height && meta.width * meta.height > maxPixels) {
-    // Read the rest so the archive goes on, then refuse this image.
-    if (!ended) for (let n = await it.next(); !n.done; n = await it.next());
+export async function checkImageHead(head: Buffer, maxPixels: number): Promise<void> {
+  if (head.length === 0) throw new EntryRejectedError('zero-byte file');
+  const size =
+    sizeFromHeader(head) ??
+    (await sharp(head, { failOn: 'none', limitInputPixels: false })
+      .metadata()
+      .catch(() => undefined));
+  if (size?.width && size.height && size.width * size.height > maxPixels) {
     throw new EntryRejectedError(
-      `image header claims ${meta.width}x${meta.height} pixels, more than MATTING_MAX_PIXELS (${maxPixels}): refused before decoding`,
+      `image header claims ${size.width}x${size.height} pixels, more than MATTING_MAX_PIXELS (${maxPixels}): refused before decoding`,
     );
   }
-  const out = new PassThrough();
-  (async () => {
-    if (!out.write(first)) await new Promise((r) => out.once('drain', r));
-    if (!ended) {
-      for (let n = await it.next(); !n.done; n = await it.next()) {
-        if (!out.write(n.value)) await new Promise((r) => out.once('drain', r));
-      }
-    }
-    out.end();
-  })().catch((err: unknown) => out.destroy(err as Error));
-  return out;
 }

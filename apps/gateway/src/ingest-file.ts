@@ -1,6 +1,6 @@
 import { Transform, type Readable } from 'node:stream';
 import { UploadRejectedError } from '@mesh/contracts';
-import { checkImageHeader } from './image-header.js';
+import { checkImageHead } from './image-header.js';
 import { archiveKind, classifyEntry } from './image-names.js';
 import type { IngestSession } from './ingest.js';
 import { readTar } from './tar-reader.js';
@@ -58,7 +58,7 @@ async function ingestNamed(session: IngestSession, name: string, raw: Readable, 
   const stream = counted(raw, budget, limits);
   try {
     if (verdict.kind === 'ground_truth') await session.addGroundTruth(verdict.name, verdict.key, stream);
-    else await session.addImage(verdict.name, verdict.contentType, await checkImageHeader(stream, limits.maxPixels));
+    else await session.addImage(verdict.name, verdict.contentType, stream, (head) => checkImageHead(head, limits.maxPixels));
   } catch (err) {
     // One bad entry (a bomb, a pixel bomb, a corrupt entry) is skipped with its reason; the rest goes on.
     if (!(err instanceof EntryRejectedError)) throw err;

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { ObjectInfo, ObjectStore } from '@nats-io/obj';
 import { ChunkIngested, JobCreated, JobFailed, JobProgress, JobSealed, messageId, objects, subjects } from '@mesh/contracts';
-import { digestToHex, writeObject, type EventPublisher } from '@mesh/nats';
+import { digestToHex, objectMeta, writeObject, type EventPublisher } from '@mesh/nats';
 import { groundTruthKey } from './image-names.js';
 
 export interface Skipped {
@@ -15,7 +15,11 @@ export interface IngestSession {
   readonly jobId: string;
   readonly chunks: number;
   readonly skipped: readonly Skipped[];
-  addImage(name: string, contentType: string, data: Readable): Promise<void>;
+  /**
+   * Store an image as the next chunk. `checkHead` sees its first bytes (up to 256 KiB) before the
+   * chunk exists: whatever it throws refuses the image (the rest of its bytes are read and dropped).
+   */
+  addImage(name: string, contentType: string, data: Readable, checkHead?: (head: Buffer) => Promise<void>): Promise<void>;
   /**
    * A ground-truth matte for the image whose `groundTruthKey` is `key`. It is held until that image
    * arrives and stored as `objects.groundTruth(job, chunk)` before the image's `chunk.ingested`.
@@ -54,49 +58,61 @@ async function collect(data: Readable, limit: number): Promise<Buffer | null> {
   return size <= limit ? Buffer.concat(parts) : null;
 }
 
-/** Entries up to this size are stored in one piece; larger ones stream in PIECE_BYTES pieces. */
+/** Entries up to this size are read whole and stored in the background; larger ones stream through. */
 const SMALL_OBJECT_BYTES = 16 * 1024 * 1024;
-const PIECE_BYTES = 1024 * 1024;
+/** Bytes of an image's start that its header check is given. */
+const HEAD_BYTES = 256 * 1024;
+
+/** An entry's first bytes, as they arrived, and an iterator over the rest if there is more. */
+interface EntryStart {
+  parts: Buffer[];
+  size: number;
+  rest?: AsyncIterator<Buffer>;
+}
 
 /**
  * Read an entry up to `limit` bytes: all of it (most photos), or its head and an iterator over the
- * rest, so memory stays bounded for any size.
+ * rest, so memory stays bounded for any size. The pieces are kept as they came, not copied into one.
  */
-async function readUpTo(data: Readable, limit: number): Promise<{ head: Buffer; rest?: AsyncIterator<Buffer> }> {
+async function readUpTo(data: Readable, limit: number): Promise<EntryStart> {
   const it = data[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const parts: Buffer[] = [];
   let size = 0;
   while (size < limit) {
     const next = await it.next();
-    if (next.done) return { head: Buffer.concat(parts, size) };
+    if (next.done) return { parts, size };
     parts.push(next.value);
     size += next.value.length;
   }
-  return { head: Buffer.concat(parts, size), rest: it };
+  return { parts, size, rest: it };
 }
 
-/** Store a large entry as a web stream of 1 MiB pieces: its first bytes, then the rest as it arrives. */
-async function putObject(store: ObjectStore, name: string, head: Buffer, rest: AsyncIterator<Buffer>): Promise<ObjectInfo> {
-  let parts: Buffer[] = [head];
-  let size = head.length;
-  let done = false;
-  const pieces = new ReadableStream<Uint8Array>({
+/** The first `n` bytes of an entry's pieces, in one buffer (a view when the first piece suffices). */
+function firstBytes(entry: EntryStart, n: number): Buffer {
+  const first = entry.parts[0];
+  if (first && first.length >= Math.min(n, entry.size)) return first.subarray(0, n);
+  return Buffer.concat(entry.parts, Math.min(n, entry.size)).subarray(0, n);
+}
+
+/** Read an iterator to its end without keeping anything. */
+async function skipRest(rest: AsyncIterator<Buffer> | undefined): Promise<void> {
+  if (rest) for (let n = await rest.next(); !n.done; n = await rest.next());
+}
+
+/**
+ * An entry as a web stream for the object store: its pieces as they came (the store cuts its own
+ * chunks), then the rest as it arrives.
+ */
+function entryStream(entry: EntryStart): ReadableStream<Uint8Array> {
+  let i = 0;
+  return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      while (!done && size < PIECE_BYTES) {
-        const next = await rest.next();
-        if (next.done) done = true;
-        else {
-          parts.push(next.value);
-          size += next.value.length;
-        }
-      }
-      if (size > 0) controller.enqueue(Buffer.concat(parts, size));
-      parts = [];
-      size = 0;
-      if (done) controller.close();
+      if (i < entry.parts.length) return controller.enqueue(entry.parts[i++]!);
+      const next = entry.rest ? await entry.rest.next() : { done: true as const, value: undefined };
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
     },
   });
-  return store.put({ name }, pieces);
 }
 
 export function chunkIdFor(index: number): string {
@@ -172,10 +188,16 @@ export function createIngestSession(
       return chunks;
     },
     skipped,
-    async addImage(name, contentType, data) {
+    async addImage(name, contentType, data, checkHead) {
       await ensureCreated();
       // Read (and check) the bytes before the chunk gets its id: a refused entry leaves no gap.
       const whole = await readUpTo(data, SMALL_OBJECT_BYTES);
+      try {
+        await checkHead?.(firstBytes(whole, HEAD_BYTES));
+      } catch (err) {
+        await skipRest(whole.rest);
+        throw err;
+      }
       const chunkId = chunkIdFor(++lastId);
       const object = objects.original(jobId, chunkId);
       const key = groundTruthKey(name);
@@ -210,10 +232,10 @@ export function createIngestSession(
       // Its event follows its object; acks are awaited (and a failure surfaces) before the seal.
       if (whole.rest === undefined) {
         chunks++;
-        await track(store.putBlob({ name: object }, whole.head).then(publish), whole.head.length);
+        await track(store.put(objectMeta(object), entryStream(whole)).then(publish), whole.size);
       } else {
         // A large one streams through now; if it is refused midway, it is not a chunk.
-        const info = await putObject(store, object, whole.head, whole.rest);
+        const info = await store.put(objectMeta(object), entryStream(whole));
         chunks++;
         await track(publish(info), 0);
       }

@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import { Transform } from 'node:stream';
 import busboy from 'busboy';
 import { UploadRejectedError } from '@mesh/contracts';
 import { drain, ingestFile, type IngestLimits, type UnpackBudget } from './ingest-file.js';
@@ -68,24 +67,27 @@ export async function receiveUpload(req: IncomingMessage, session: IngestSession
     });
   });
 
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      seen += chunk.length;
-      if (seen > limits.maxUploadSize) return done(new UploadTooLargeError(limits.maxUploadSize));
-      session.progress(seen);
-      done(null, chunk);
-    },
-  });
   await new Promise<void>((resolve, reject) => {
     bb.on('close', resolve);
     bb.on('error', (err: Error) => reject(new UploadRejectedError(`cannot read the multipart upload: ${err.message}`, 400)));
-    counter.on('error', reject);
+    // Counted beside the pipe, not through a Transform: one stream hop less for every piece.
+    const count = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > limits.maxUploadSize) {
+        req.off('data', count);
+        req.unpipe(bb);
+        reject(new UploadTooLargeError(limits.maxUploadSize));
+        return;
+      }
+      session.progress(seen);
+    };
+    req.on('data', count);
     req.on('error', () => reject(new UploadInterruptedError(seen)));
     req.on('aborted', () => reject(new UploadInterruptedError(seen)));
     req.on('close', () => {
       if (!req.complete) reject(new UploadInterruptedError(seen));
     });
-    req.pipe(counter).pipe(bb);
+    req.pipe(bb);
   });
   await chain;
   session.progress(seen, true);

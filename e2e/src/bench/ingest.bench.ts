@@ -33,6 +33,7 @@ import { Objm, setSha256Backend } from '@nats-io/obj';
 import sharp from 'sharp';
 import yazl from 'yazl';
 import { fixturePhotosDir, freePort, repoRoot, startNatsServer, tempDir } from '@mesh/testing';
+import { objectMeta } from '@mesh/nats';
 import { procStats } from './proc-stats.js';
 
 const args = process.argv.slice(2);
@@ -74,6 +75,11 @@ interface Row {
   sampledMaxRssMiB: number;
   idleRssMiB: number;
   gatewayCpuSeconds: number;
+  /** CPU seconds of each process over each side: where the cores went. */
+  cpu: {
+    ingest: { gateway: number; natsServer: number; client: number };
+    raw: { natsServer: number; client: number };
+  };
 }
 
 const load = () =>
@@ -336,10 +342,17 @@ async function purgeObjects(nc: NatsConnection): Promise<void> {
   await jsm.streams.purge(`OBJ_${BUCKET}`);
 }
 
-async function benchArchive(nc: NatsConnection, natsUrl: string, dataDir: string, a: Archive): Promise<Row> {
+/** CPU seconds used so far by this process and by another. */
+function cpuNow(pid: number): { self: number; other: number } {
+  const u = process.cpuUsage();
+  return { self: (u.user + u.system) / 1e6, other: procStats(pid)?.cpu ?? NaN };
+}
+
+async function benchArchive(nc: NatsConnection, natsUrl: string, natsPid: number, dataDir: string, a: Archive): Promise<Row> {
   log(`\n${a.kind}.zip: ingest through the gateway ...`);
   const gateway = await startGateway(natsUrl, dataDir);
   const idle = procStats(gateway.pid);
+  const ingestCpu0 = cpuNow(natsPid);
   const sampler = sampleRss(gateway.pid);
   // Generous: a stuck upload must not hold the run forever (2 MB/s floor, 2 minutes at least).
   const timeoutMs = Math.max(120_000, (a.size / (2 * MB)) * 1000);
@@ -360,6 +373,7 @@ async function benchArchive(nc: NatsConnection, natsUrl: string, dataDir: string
     ingest = { status: 'error', seconds: (performance.now() - t0) / 1000, chunks: null, error: (err as Error).message };
   }
   const mem = sampler.stop();
+  const ingestCpu1 = cpuNow(natsPid);
   const gwLog = gateway.output();
   await gateway.stop();
   const ok = ingest.status === 202 && ingest.chunks === a.entries.length;
@@ -375,15 +389,17 @@ async function benchArchive(nc: NatsConnection, natsUrl: string, dataDir: string
   await purgeObjects(nc);
 
   log(`${a.kind}.zip: raw object-store put of the same ${a.entries.length} payloads ...`);
-  // The same client settings as the mesh's services (libs/nats provisioning): native SHA-256.
+  // The same client settings as the mesh's services (libs/nats): native SHA-256, 1 MiB chunks.
   setSha256Backend('native');
   const store = await new Objm(nc).open(BUCKET);
+  const rawCpu0 = cpuNow(natsPid);
   const t1 = performance.now();
   let i = 0;
   for (const e of a.entries) {
-    await store.putBlob({ name: `bench-raw/${a.kind}/c${String(++i).padStart(7, '0')}/original` }, a.payloads[e.payload]!);
+    await store.putBlob(objectMeta(`bench-raw/${a.kind}/c${String(++i).padStart(7, '0')}/original`), a.payloads[e.payload]!);
   }
   const rawSeconds = (performance.now() - t1) / 1000;
+  const rawCpu1 = cpuNow(natsPid);
   await purgeObjects(nc);
   const rawMBps = a.payloadBytes / MB / rawSeconds;
   const ingestMBps = ok ? a.payloadBytes / MB / ingest.seconds : null;
@@ -403,6 +419,14 @@ async function benchArchive(nc: NatsConnection, natsUrl: string, dataDir: string
     sampledMaxRssMiB: mem.maxRss / 1024,
     idleRssMiB: (idle?.rss ?? 0) / 1024,
     gatewayCpuSeconds: mem.cpu,
+    cpu: {
+      ingest: {
+        gateway: mem.cpu - (idle?.cpu ?? 0),
+        natsServer: ingestCpu1.other - ingestCpu0.other,
+        client: ingestCpu1.self - ingestCpu0.self,
+      },
+      raw: { natsServer: rawCpu1.other - rawCpu0.other, client: rawCpu1.self - rawCpu0.self },
+    },
   };
 }
 
@@ -454,7 +478,7 @@ async function main(): Promise<void> {
     for (const kind of kinds) {
       // One archive on disk at a time keeps the disk use to the largest one plus its copy in the store.
       const archive = await makeArchive(kind, work, { small, large });
-      rows.push(await benchArchive(nc, nats.url, data.dir, archive));
+      rows.push(await benchArchive(nc, nats.url, nats.pid!, data.dir, archive));
       if (!KEEP) await rm(archive.file, { force: true });
     }
     const loadAfter = load();
@@ -468,7 +492,9 @@ async function main(): Promise<void> {
     for (const r of rows) {
       log(
         `  ${r.archive} (${r.note}): gateway idle RSS ${r.idleRssMiB.toFixed(0)} MiB, max sampled VmRSS ${r.sampledMaxRssMiB.toFixed(0)} MiB, ` +
-          `gateway CPU ${r.gatewayCpuSeconds.toFixed(1)} s over ${r.ingest.seconds.toFixed(1)} s` +
+          `CPU s: ingest ${r.ingest.seconds.toFixed(1)} s wall: gateway ${r.cpu.ingest.gateway.toFixed(1)}, ` +
+          `nats-server ${r.cpu.ingest.natsServer.toFixed(1)}, uploading client ${r.cpu.ingest.client.toFixed(1)}; ` +
+          `raw put ${r.rawSeconds.toFixed(1)} s wall: client ${r.cpu.raw.client.toFixed(1)}, nats-server ${r.cpu.raw.natsServer.toFixed(1)}` +
           (r.ingest.error ? `; answer: ${r.ingest.error.replace(/\s+/g, ' ').slice(0, 200)}` : ''),
       );
     }

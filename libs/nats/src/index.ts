@@ -6,7 +6,7 @@ export type { ConsumerLoop, ConsumerLoopOptions, AttemptFailure } from './consum
 export { eventPublisher } from './publish.js';
 export type { EventPublisher } from './publish.js';
 export { chunkAttemptReporter, reasonOf } from './failures.js';
-export { readObject, objectStream, writeObject, digestToHex } from './objects.js';
+export { readObject, objectStream, writeObject, digestToHex, objectMeta, OBJECT_CHUNK_BYTES } from './objects.js';
 export { runStage } from './stage.js';
 export type { StageContext, StageOptions, RunningStage } from './stage.js';
 export { replayDeadLetter, DeadLetterNotFoundError } from './replay.js';
