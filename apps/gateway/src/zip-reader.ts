@@ -69,6 +69,14 @@ function inflateAtOnce(compressed: Buffer, limits: ArchiveLimits): Buffer | unde
   }
 }
 
+/** How many bytes at the end of `buf` (0-3) are the first bytes of a descriptor's signature. */
+function partialSignatureAtEnd(buf: Buffer): number {
+  for (let n = Math.min(3, buf.length); n > 0; n--) {
+    if (buf.subarray(buf.length - n).equals(DESCRIPTOR.subarray(0, n))) return n;
+  }
+  return 0;
+}
+
 /** Pull-based reader over an async iterable of buffers, counting the bytes it has consumed. */
 class ByteSource {
   private buf: Buffer = Buffer.alloc(0);
@@ -349,8 +357,10 @@ export async function readZip(input: AsyncIterable<Uint8Array>, limits: ArchiveL
         }
         window = window.length === 0 ? part : Buffer.concat([window, part]);
         let from = 0;
-        // Keep back what could be the start of a descriptor plus the signature after it.
-        let safe = Math.max(0, window.length - 27);
+        // Keep back what could be the start of a descriptor: a signature cut by the end of the
+        // window (below), or a whole one without the 28 bytes that check it (in the loop). Most
+        // windows keep nothing back, so the next piece starts a new window and is not copied.
+        let safe = window.length - partialSignatureAtEnd(window);
         for (let i = window.indexOf(DESCRIPTOR, from); i >= 0; i = window.indexOf(DESCRIPTOR, from)) {
           if (i + 28 > window.length) {
             safe = Math.min(safe, i);

@@ -29,12 +29,12 @@ function pieces(buf: Buffer, size = 777): AsyncIterable<Uint8Array> {
   })();
 }
 
-async function read(buf: Buffer, l = limits) {
+async function read(buf: Buffer, l = limits, input: AsyncIterable<Uint8Array> = pieces(buf)) {
   const got: Record<string, string> = {};
   const skipped: Record<string, string> = {};
   let error: unknown;
   try {
-    await readZip(pieces(buf), l, {
+    await readZip(input, l, {
       onSkip: (name, reason) => (skipped[name] = reason),
       onEntry: async (entry) => {
         const parts: Buffer[] = [];
@@ -68,6 +68,33 @@ describe('streaming zip reader', () => {
     assert.equal(error, undefined);
     assert.deepEqual(Object.keys(got), entries.map((e) => e.name));
     for (const e of entries) assert.equal(got[e.name], e.data.toString('latin1'), e.name);
+  });
+
+  it('finds a data descriptor wherever the network cuts the bytes, also after a look-alike in the data', async () => {
+    // Stored entries with sizes after the data: only the descriptor says where each one ends. The
+    // first one's bytes hold a descriptor signature that is not one, and end in its first bytes.
+    const tricky = Buffer.concat([photo(1), Buffer.from('PK\x07\x08 not a descriptor PK\x07', 'latin1')]);
+    const entries: Input[] = [
+      { name: 'a.jpg', data: tricky, stream: true, compress: false },
+      { name: 'b.jpg', data: photo(2), stream: true, compress: true },
+    ];
+    const buf = await zip(entries);
+    const descriptor = buf.indexOf(Buffer.from('PK\x07\x08 not', 'latin1')) + tricky.length - photo(1).length - 4;
+    const real = buf.indexOf(Buffer.from([0x50, 0x4b, 0x07, 0x08]), descriptor);
+    assert.ok(real > 0);
+    for (let cut = real - 40; cut <= real + 40; cut++) {
+      const twoPieces = (async function* () {
+        yield buf.subarray(0, cut);
+        yield buf.subarray(cut);
+      })();
+      const { got, error } = await read(buf, limits, twoPieces);
+      assert.equal(error, undefined, `cut at ${cut}`);
+      assert.deepEqual(
+        Object.entries(got),
+        entries.map((e) => [e.name, e.data.toString('latin1')]),
+        `cut at ${cut}`,
+      );
+    }
   });
 
   it('reads ZIP64 archives with 64-bit data descriptors', async () => {
