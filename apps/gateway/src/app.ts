@@ -2,8 +2,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ObjectStore } from '@nats-io/obj';
-import { EVENTS_STREAM, JobCreated, JobId, UploadRejectedError, subjects } from '@mesh/contracts';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { JobCreated, JobId, UploadRejectedError } from '@mesh/contracts';
 import { replayDeadLetter, type EventPublisher } from '@mesh/nats';
 import { deadChunks, jobReport, jobStatus, summarise, type Database, type JobStatus, type JobSummary } from '@mesh/read-model';
 import { z } from 'zod';
@@ -11,6 +10,7 @@ import { downloadZip } from './download.js';
 import { readJsonBody } from './json-body.js';
 import { reportWithHtml } from './report.js';
 import { createIngestSession } from './ingest.js';
+import { jobState } from './job-state.js';
 import { statusEventStream } from './sse.js';
 import type { IngestLimits } from './ingest-file.js';
 import { finishIngest } from './ingest-outcome.js';
@@ -121,10 +121,9 @@ export function createApp(deps: GatewayDeps): Koa {
   /** Where a job opened by POST /jobs stands, from the stream itself (the read model may lag). */
   const openedJob = async (id: string): Promise<'open' | 'closed'> => {
     if (!JobId.safeParse(id).success) throw new JobNotFoundError(id);
-    const jsm = await jetstreamManager(deps.nc);
-    const last = (subject: string) => jsm.streams.getMessage(EVENTS_STREAM, { last_by_subj: subject }).catch(() => null);
-    if (!(await last(subjects.jobCreated(id)))) throw new JobNotFoundError(id);
-    return (await last(subjects.jobSealed(id))) || (await last(subjects.jobFailed(id))) ? 'closed' : 'open';
+    const state = await jobState(deps.nc, id);
+    if (state === 'missing') throw new JobNotFoundError(id);
+    return state;
   };
 
   router.get('/status/:job_id', (ctx) => {

@@ -3,7 +3,8 @@ import { connectNats, eventPublisher, provisionMesh, provisionOptions } from '@m
 import { openReadModel } from '@mesh/read-model';
 import path from 'node:path';
 import { createApp } from './app.js';
-import { createTusServer } from './tus.js';
+import { jobState } from './job-state.js';
+import { createTusServer, tusHousekeeping } from './tus.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -18,7 +19,14 @@ async function main(): Promise<void> {
     maxPixels: config.MATTING_MAX_PIXELS,
   };
   const publisher = eventPublisher(nc);
-  const tus = await createTusServer({ store, publisher, limits, directory: path.join(config.DATA_DIR, 'tus'), log: console.log });
+  const tusDeps = { store, publisher, limits, directory: path.join(config.DATA_DIR, 'tus'), log: console.log };
+  const tus = await createTusServer(tusDeps);
+  // Uploads a stopped gateway left complete but uncut are cut now; abandoned ones end as interrupted.
+  const housekeeping = await tusHousekeeping(tusDeps, {
+    jobState: (id) => jobState(nc, id),
+    expiryMs: config.TUS_EXPIRY_HOURS * 3_600_000,
+    sweepIntervalMs: 10 * 60_000,
+  });
   const app = createApp({
     nc,
     tus,
@@ -35,6 +43,7 @@ async function main(): Promise<void> {
   server.headersTimeout = 60_000;
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.once(sig, () => {
+      housekeeping.stop();
       server.close();
       server.closeAllConnections();
       nc.drain().finally(() => {

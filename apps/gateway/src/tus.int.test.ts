@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { readFile } from 'node:fs/promises';
+import { appendFile, readFile, readdir, utimes } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Server } from 'node:http';
@@ -11,7 +11,8 @@ import { openReadModel } from '@mesh/read-model';
 import { fixturePhotosDir, startNatsServer, tempDir, type NatsServerHandle } from '@mesh/testing';
 import { createApp } from './app.js';
 import { makeZip, storedEvents, testLimits } from './test-zip.js';
-import { createTusServer } from './tus.js';
+import { jobState } from './job-state.js';
+import { createTusServer, tusHousekeeping, type TusDeps } from './tus.js';
 
 const TUS = { 'tus-resumable': '1.0.0' };
 
@@ -27,6 +28,7 @@ describe('resumable uploads (tus)', function () {
   let httpServer: Server;
   let base: string;
   let dir: { dir: string; remove: () => Promise<void> };
+  let tusDeps: TusDeps;
 
   before(async () => {
     server = await startNatsServer();
@@ -34,7 +36,8 @@ describe('resumable uploads (tus)', function () {
     nc = await connectNats(server.url, 'tus-test');
     const store = await provisionMesh(nc, { bucket: 'chunks', eventsMaxAgeHours: 1, ackWaitSeconds: 30, maxDeliver: 3 });
     const publisher = eventPublisher(nc);
-    const tus = await createTusServer({ store, publisher, limits: testLimits, directory: path.join(dir.dir, 'tus'), log: () => undefined });
+    tusDeps = { store, publisher, limits: testLimits, directory: path.join(dir.dir, 'tus'), log: () => undefined };
+    const tus = await createTusServer(tusDeps);
     const db = openReadModel(path.join(dir.dir, 'mesh.db'));
     httpServer = createApp({ nc, store, publisher, db, tus, limits: testLimits, log: () => undefined }).listen(0, '127.0.0.1');
     await new Promise((r) => httpServer.once('listening', r));
@@ -102,6 +105,91 @@ describe('resumable uploads (tus)', function () {
     assert.equal(chunksOf(events).length, 3);
     assert.ok(events.some((e) => e.type === 'job.progress' && e.bytes_received > 0), 'bytes received are reported');
   });
+
+  /** Open a tus upload of `zip` and send all but its last `keep` bytes; the job id. */
+  async function partialUpload(zip: Buffer, keep: number): Promise<string> {
+    const created = await fetch(`${base}/files`, {
+      method: 'POST',
+      headers: { ...TUS, 'upload-length': String(zip.length), 'upload-metadata': `filename ${Buffer.from('shoot.zip').toString('base64')}` },
+    });
+    assert.equal(created.status, 201);
+    const location = created.headers.get('location')!;
+    const sent = await fetch(new URL(location, base), {
+      method: 'PATCH',
+      headers: { ...TUS, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
+      body: new Uint8Array(zip.subarray(0, zip.length - keep)),
+    });
+    assert.equal(sent.status, 204);
+    return location.split('/').pop()!;
+  }
+
+  const housekeeping = (expiryMs: number) =>
+    tusHousekeeping(tusDeps, { jobState: (id) => jobState(nc, id), expiryMs, sweepIntervalMs: 3_600_000 });
+
+  async function eventsUntil(jobId: string, type: PipelineEvent['type']): Promise<PipelineEvent[]> {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const events = await storedEvents(nc, jobId);
+      if (events.some((e) => e.type === type) || Date.now() > deadline) return events;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it('cuts, at start-up, an upload whose last bytes landed but whose job a stopped gateway never ended', async () => {
+    const photos = fixturePhotosDir();
+    const zip = await makeZip({
+      'a/rocket.jpg': await readFile(path.join(photos, 'rocket.jpg')),
+      'a/chelsea.png': await readFile(path.join(photos, 'chelsea.png')),
+    });
+    const jobId = await partialUpload(zip, 1);
+    // What a crash leaves: every byte on disk (the last PATCH was written) and no cut under way,
+    // since the process that would have cut it is gone.
+    await appendFile(path.join(tusDeps.directory, jobId), zip.subarray(zip.length - 1));
+    assert.equal(await jobState(nc, jobId), 'open');
+
+    const started = await housekeeping(24 * 3_600_000);
+    started.stop();
+    const events = await eventsUntil(jobId, 'job.sealed');
+    const sealed = events.find((e) => e.type === 'job.sealed');
+    assert.ok(sealed && sealed.type === 'job.sealed', 'the job is sealed');
+    assert.equal(sealed.total_chunks, 2);
+    assert.deepEqual(
+      events.flatMap((e) => (e.type === 'chunk.ingested' ? [e.name] : [])).sort(),
+      ['a/chelsea.png', 'a/rocket.jpg'],
+    );
+    await waitForFiles(jobId, false);
+  });
+
+  it('ends an upload abandoned for TUS_EXPIRY_HOURS as interrupted, and keeps one still within it', async () => {
+    const zip = await makeZip({ 'b/rocket.jpg': await readFile(path.join(fixturePhotosDir(), 'rocket.jpg')) });
+    const abandoned = await partialUpload(zip, 100);
+    const recent = await partialUpload(zip, 100);
+    const dayAgo = new Date(Date.now() - 25 * 3_600_000);
+    await utimes(path.join(tusDeps.directory, abandoned), dayAgo, dayAgo);
+
+    const started = await housekeeping(24 * 3_600_000);
+    started.stop();
+    const failed = (await eventsUntil(abandoned, 'job.failed')).find((e) => e.type === 'job.failed');
+    assert.ok(failed && failed.type === 'job.failed', 'the abandoned job fails');
+    assert.equal(failed.kind, 'interrupted');
+    assert.match(failed.reason, /received no bytes for 24 hours after \d+ of \d+ bytes/);
+    await waitForFiles(abandoned, false);
+    assert.equal((await fetch(`${base}/files/${abandoned}`, { method: 'HEAD', headers: TUS })).status, 404);
+
+    assert.equal(await jobState(nc, recent), 'open', 'an upload within the expiry can still resume');
+    const head = await fetch(`${base}/files/${recent}`, { method: 'HEAD', headers: TUS });
+    assert.equal(Number(head.headers.get('upload-offset')), zip.length - 100);
+  });
+
+  async function waitForFiles(jobId: string, present: boolean): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const names = await readdir(tusDeps.directory);
+      if (names.some((n) => n.startsWith(jobId)) === present) return;
+      if (Date.now() > deadline) assert.fail(`files of ${jobId} ${present ? 'missing' : 'still there'}: ${names.join(', ')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 
   it('refuses a resumable upload larger than MAX_UPLOAD_SIZE at creation', async () => {
     const res = await fetch(`${base}/files`, { method: 'POST', headers: { ...TUS, 'upload-length': String(testLimits.maxUploadSize + 1) } });

@@ -28,6 +28,8 @@ const schema = z.object({
   MAX_UNPACKED_BYTES: int(200 * 1024 ** 3),
   /** Largest uncompressed/compressed ratio of one archive entry: beyond it, a zip bomb. */
   MAX_COMPRESSION_RATIO: int(100),
+  /** An unfinished resumable (tus) upload that receives no bytes for this long fails its job as interrupted. */
+  TUS_EXPIRY_HOURS: z.coerce.number().positive().default(24),
   MODEL_PATH: z.string().min(1).optional(),
   /** Which ISNet variant of @imgly/background-removal-data to reassemble when MODEL_PATH is unset. */
   MODEL_VARIANT: z.enum(['small', 'medium']).default('medium'),
