@@ -4,7 +4,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import unzipper from 'unzipper';
 import { fixturePhotosDir, startNatsServer, tempDir, type NatsServerHandle } from '@mesh/testing';
-import { zipOf, type Status } from './mesh-client.js';
+import { uploadPhotos, waitDone, zipOf, type Status } from './mesh-client.js';
 import { readSse } from './sse-client.js';
 import { startServices, type RunningMesh } from './services.js';
 
@@ -112,6 +112,21 @@ describe('the whole mesh, end to end', function () {
     assert.ok((await meanIn(grace, 0.35, 0.2, 0.65, 0.5)) > 200, 'centre of the person is opaque');
     assert.ok((await meanIn(grace, 0, 0, 0.2, 0.25)) < 30, 'top-left corner is transparent');
     assert.ok((await meanIn(grace, 0.8, 0, 1, 0.25)) < 30, 'top-right corner is transparent');
+  });
+
+  it('delivers lossless WebP cut-outs to a job that asks for them', async () => {
+    const dir = fixturePhotosDir();
+    const jobId = await uploadPhotos(mesh.baseUrl, dir, ['rocket.jpg'], '?cutout_format=webp');
+    const final = await waitDone(mesh.baseUrl, jobId, 5 * 60_000);
+    assert.deepEqual([final.state, final.completed], ['completed', 1]);
+    const zip = await unzipper.Open.buffer(Buffer.from(await (await fetch(`${mesh.baseUrl}/download/${jobId}`)).arrayBuffer()));
+    const names = zip.files.map((f) => f.path).sort();
+    assert.ok(names.includes('cutout/photos/rocket.webp'), names.join(', '));
+    assert.ok(names.includes('matte/photos/rocket.png') && names.includes('comparison/photos/rocket.jpg'), names.join(', '));
+    const cutout = await zip.files.find((f) => f.path === 'cutout/photos/rocket.webp')!.buffer();
+    const meta = await sharp(cutout).metadata();
+    const original = await sharp(await readFile(path.join(dir, 'rocket.jpg'))).metadata();
+    assert.deepEqual([meta.format, meta.width, meta.height, meta.hasAlpha], ['webp', original.width, original.height, true]);
   });
 
   it('completes the good images of an archive full of bad entries, listing every refusal', async () => {

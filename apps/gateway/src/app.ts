@@ -2,15 +2,15 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ObjectStore } from '@nats-io/obj';
-import { JobCreated, JobId, UploadRejectedError } from '@mesh/contracts';
+import { CutoutFormat, JobCreated, JobId, UploadRejectedError } from '@mesh/contracts';
 import { replayDeadLetter, type EventPublisher } from '@mesh/nats';
 import { deadChunks, jobReport, jobStatus, summarise, type Database, type JobStatus, type JobSummary } from '@mesh/read-model';
 import { z } from 'zod';
 import { downloadZip } from './download.js';
 import { readJsonBody } from './json-body.js';
 import { reportWithHtml } from './report.js';
-import { createIngestSession } from './ingest.js';
-import { jobState } from './job-state.js';
+import { createIngestSession, type IngestJob } from './ingest.js';
+import { jobRecord } from './job-state.js';
 import { statusEventStream } from './sse.js';
 import type { IngestLimits } from './ingest-file.js';
 import { finishIngest } from './ingest-outcome.js';
@@ -92,39 +92,58 @@ export function createApp(deps: GatewayDeps): Koa {
     return callback;
   };
 
+  const cutoutFormatOf = (ctx: Koa.Context): CutoutFormat | undefined => {
+    const format = ctx.query.cutout_format;
+    if (format === undefined) return undefined;
+    const parsed = CutoutFormat.safeParse(format);
+    if (!parsed.success) throw new UploadRejectedError(`cutout_format must be one of ${CutoutFormat.options.join(', ')}`);
+    return parsed.data;
+  };
+
+  /** What the user chose for a new job, from the query string. */
+  const newJobOf = (ctx: Koa.Context): IngestJob => {
+    const callbackUrl = callbackOf(ctx);
+    const cutoutFormat = cutoutFormatOf(ctx);
+    return { ...(callbackUrl ? { callbackUrl } : {}), ...(cutoutFormat ? { cutoutFormat } : {}) };
+  };
+
   // Open a job before its bytes arrive, so progress can be watched from the first byte.
   router.post('/jobs', async (ctx) => {
-    const session = createIngestSession(deps.store, deps.publisher, [], callbackOf(ctx));
+    const session = createIngestSession(deps.store, deps.publisher, [], newJobOf(ctx));
     await session.start();
     ctx.status = 201;
     ctx.body = { job_id: session.jobId };
   });
 
+  /** The job opened by POST /jobs that an upload names: open, with what was chosen when it was opened. */
+  const openedJob = async (ctx: Koa.Context, id: string): Promise<IngestJob> => {
+    if (!JobId.safeParse(id).success) throw new JobNotFoundError(id);
+    if (ctx.query.callback_url !== undefined || ctx.query.cutout_format !== undefined) {
+      throw new UploadRejectedError('callback_url and cutout_format belong to POST /jobs, which opened this job');
+    }
+    const record = await jobRecord(deps.nc, id);
+    if (record.state === 'missing') throw new JobNotFoundError(id);
+    if (record.state === 'closed') throw new UploadRejectedError(`job ${id} already has its upload`, 409);
+    const created = record.created!;
+    return {
+      jobId: id,
+      alreadyOpened: true,
+      ...(created.callback_url ? { callbackUrl: created.callback_url } : {}),
+      ...(created.cutout_format ? { cutoutFormat: created.cutout_format } : {}),
+    };
+  };
+
   router.post('/upload', async (ctx) => {
     checkUploadRequest(ctx.req, deps.limits);
     const existing = ctx.query.job_id;
-    let jobId: string | undefined;
-    if (existing !== undefined) {
-      if (typeof existing !== 'string') throw new UploadRejectedError('job_id must be one job id');
-      if ((await openedJob(existing)) === 'closed') {
-        throw new UploadRejectedError(`job ${existing} already has its upload`, 409);
-      }
-      jobId = existing;
-    }
-    const session = createIngestSession(deps.store, deps.publisher, [], callbackOf(ctx), jobId, jobId !== undefined);
+    if (existing !== undefined && typeof existing !== 'string') throw new UploadRejectedError('job_id must be one job id');
+    const job = existing !== undefined ? await openedJob(ctx, existing) : newJobOf(ctx);
+    const session = createIngestSession(deps.store, deps.publisher, [], job);
     await session.start();
     const outcome = await finishIngest(session, () => receiveUpload(ctx.req, session, deps.limits), log);
     ctx.status = outcome.status;
     ctx.body = outcome.body;
   });
-
-  /** Where a job opened by POST /jobs stands, from the stream itself (the read model may lag). */
-  const openedJob = async (id: string): Promise<'open' | 'closed'> => {
-    if (!JobId.safeParse(id).success) throw new JobNotFoundError(id);
-    const state = await jobState(deps.nc, id);
-    if (state === 'missing') throw new JobNotFoundError(id);
-    return state;
-  };
 
   router.get('/status/:job_id', (ctx) => {
     ctx.body = withSummary(statusOf(ctx.params.job_id!));

@@ -5,14 +5,22 @@ import type { ObjectStore } from '@nats-io/obj';
 import { objectStream } from '@mesh/nats';
 import { completedChunks, type Database, type JobStatus } from '@mesh/read-model';
 
-/** Entries of the download for one chunk, named after the image the user sent. */
-export function resultNames(name: string, chunkId: string, used: Set<string>): { cutout: string; matte: string; comparison: string } {
+/**
+ * Entries of the download for one chunk, named after the image the user sent; the cut-out keeps
+ * its stored format's extension (`.png`, or `.webp` when the job asked for it).
+ */
+export function resultNames(
+  name: string,
+  chunkId: string,
+  used: Set<string>,
+  cutoutExt = '.png',
+): { cutout: string; matte: string; comparison: string } {
   const ext = path.extname(name);
   let stem = ext ? name.slice(0, -ext.length) : name;
   // Two inputs can share a stem (a.jpg, a.png): the later one gets its chunk id.
   if (used.has(stem)) stem = `${stem}-${chunkId}`;
   used.add(stem);
-  return { cutout: `cutout/${stem}.png`, matte: `matte/${stem}.png`, comparison: `comparison/${stem}.jpg` };
+  return { cutout: `cutout/${stem}${cutoutExt}`, matte: `matte/${stem}.png`, comparison: `comparison/${stem}.jpg` };
 }
 
 /**
@@ -58,7 +66,7 @@ export function downloadZip(
         return;
       }
       const c = next.value;
-      const names = resultNames(c.name ?? c.chunk_id, c.chunk_id, used);
+      const names = resultNames(c.name ?? c.chunk_id, c.chunk_id, used, c.cutout_object ? path.extname(c.cutout_object) : undefined);
       if (c.cutout_object) addObject(c.cutout_object, names.cutout);
       if (c.matte_object) addObject(c.matte_object, names.matte);
       if (c.comparison_object) addObject(c.comparison_object, names.comparison);

@@ -207,6 +207,36 @@ describe('gateway ingest of bad and unusual input', function () {
     assert.equal(again.status, 409);
   });
 
+  it('carries the cut-out format a job asks for on every chunk, and refuses one it does not know', async () => {
+    const form = () => {
+      const f = new FormData();
+      f.append('file', new Blob([new Uint8Array(grace)]), 'g.jpg');
+      f.append('file', new Blob([new Uint8Array(rocket)]), 'r.jpg');
+      return f;
+    };
+    const formats = (events: PipelineEvent[]) =>
+      events.map((e) => (e.type === 'job.created' || e.type === 'chunk.ingested' ? `${e.type}:${e.cutout_format ?? '-'}` : '')).filter(Boolean);
+
+    const direct = (await (await fetch(`${base}/upload?cutout_format=webp`, { method: 'POST', body: form() })).json()) as { job_id: string };
+    assert.deepEqual(formats(await storedEvents(nc, direct.job_id)), ['job.created:webp', 'chunk.ingested:webp', 'chunk.ingested:webp']);
+
+    // Chosen when the job is opened; the upload to it follows that choice.
+    const opened = (await (await fetch(`${base}/jobs?cutout_format=webp`, { method: 'POST' })).json()) as { job_id: string };
+    assert.equal((await fetch(`${base}/upload?job_id=${opened.job_id}`, { method: 'POST', body: form() })).status, 202);
+    assert.deepEqual(formats(await storedEvents(nc, opened.job_id)), ['job.created:webp', 'chunk.ingested:webp', 'chunk.ingested:webp']);
+
+    const plain = (await (await fetch(`${base}/upload`, { method: 'POST', body: form() })).json()) as { job_id: string };
+    assert.deepEqual(formats(await storedEvents(nc, plain.job_id)), ['job.created:-', 'chunk.ingested:-', 'chunk.ingested:-'], 'PNG by default');
+
+    const bad = await fetch(`${base}/upload?cutout_format=gif`, { method: 'POST', body: form() });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(await bad.json(), { error: 'cutout_format must be one of png, webp' });
+    const late = await fetch(`${base}/jobs`, { method: 'POST' }).then((r) => r.json() as Promise<{ job_id: string }>);
+    const mixed = await fetch(`${base}/upload?job_id=${late.job_id}&cutout_format=webp`, { method: 'POST', body: form() });
+    assert.equal(mixed.status, 400);
+    assert.match(((await mixed.json()) as { error: string }).error, /belong to POST \/jobs/);
+  });
+
   it('keeps serving other users while one upload is still arriving', async () => {
     const boundary = 'mesh-slow';
     const req = http.request(`${base}/upload`, {

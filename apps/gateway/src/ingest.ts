@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { ObjectInfo, ObjectStore } from '@nats-io/obj';
-import { ChunkIngested, JobCreated, JobFailed, JobProgress, JobSealed, messageId, objects, subjects } from '@mesh/contracts';
+import { ChunkIngested, JobCreated, JobFailed, JobProgress, JobSealed, messageId, objects, subjects, type CutoutFormat } from '@mesh/contracts';
 import { digestToHex, objectMeta, writeObject, type EventPublisher } from '@mesh/nats';
 import { groundTruthKey } from './image-names.js';
 
@@ -119,16 +119,26 @@ export function chunkIdFor(index: number): string {
   return `c${String(index).padStart(7, '0')}`;
 }
 
+/** The job an upload feeds, and what the user chose for it. */
+export interface IngestJob {
+  /** A job opened earlier (POST /jobs, a tus creation); a new id when absent. */
+  jobId?: string;
+  /** The job was opened earlier: do not announce it again. */
+  alreadyOpened?: boolean;
+  callbackUrl?: string;
+  /** Carried on every chunk.ingested (and in job.created); PNG when absent. */
+  cutoutFormat?: CutoutFormat;
+}
+
 /** One upload's job: opened by `start()` (or the first image), then sealed or failed. */
 export function createIngestSession(
   store: ObjectStore,
   publisher: EventPublisher,
   source: string[],
-  callbackUrl?: string,
-  jobId: string = randomUUID(),
-  /** The job was opened earlier (POST /jobs, a tus creation): do not announce it again. */
-  alreadyOpened = false,
+  job: IngestJob = {},
 ): IngestSession {
+  const { callbackUrl, cutoutFormat, alreadyOpened = false } = job;
+  const jobId = job.jobId ?? randomUUID();
   const skipped: Skipped[] = [];
   let chunks = 0;
   let lastId = 0;
@@ -178,7 +188,14 @@ export function createIngestSession(
     (created ??= publisher.publish(
       JobCreated,
       subjects.jobCreated(jobId),
-      { type: 'job.created', job_id: jobId, created_at: now(), source, ...(callbackUrl ? { callback_url: callbackUrl } : {}) },
+      {
+        type: 'job.created',
+        job_id: jobId,
+        created_at: now(),
+        source,
+        ...(callbackUrl ? { callback_url: callbackUrl } : {}),
+        ...(cutoutFormat ? { cutout_format: cutoutFormat } : {}),
+      },
       messageId('job.created', jobId),
     ));
 
@@ -223,6 +240,7 @@ export function createIngestSession(
             bytes: info.size,
             sha256: digestToHex(info.digest),
             ingested_at: now(),
+            ...(cutoutFormat ? { cutout_format: cutoutFormat } : {}),
           },
           messageId('chunk.ingested', jobId, chunkId),
         );

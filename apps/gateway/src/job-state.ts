@@ -1,14 +1,27 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { EVENTS_STREAM, subjects } from '@mesh/contracts';
+import { EVENTS_STREAM, JobCreated, parseEvent, subjects } from '@mesh/contracts';
 
 /** Where a job stands by the event stream itself (the read model may lag behind it). */
 export type JobState = 'missing' | 'open' | 'closed';
 
+/** A job's state and, once it exists, the job.created that opened it (what the user chose). */
+export interface JobRecord {
+  state: JobState;
+  created?: JobCreated;
+}
+
 /** Whether a job was opened (job.created) and whether it has ended (job.sealed or job.failed). */
-export async function jobState(nc: NatsConnection, jobId: string): Promise<JobState> {
+export async function jobRecord(nc: NatsConnection, jobId: string): Promise<JobRecord> {
   const jsm = await jetstreamManager(nc);
   const last = (subject: string) => jsm.streams.getMessage(EVENTS_STREAM, { last_by_subj: subject }).catch(() => null);
-  if (!(await last(subjects.jobCreated(jobId)))) return 'missing';
-  return (await last(subjects.jobSealed(jobId))) || (await last(subjects.jobFailed(jobId))) ? 'closed' : 'open';
+  const opened = await last(subjects.jobCreated(jobId));
+  if (!opened) return { state: 'missing' };
+  const created = parseEvent(JobCreated, opened.data, opened.subject);
+  const ended = (await last(subjects.jobSealed(jobId))) || (await last(subjects.jobFailed(jobId)));
+  return { state: ended ? 'closed' : 'open', created };
+}
+
+export async function jobState(nc: NatsConnection, jobId: string): Promise<JobState> {
+  return (await jobRecord(nc, jobId)).state;
 }

@@ -107,10 +107,13 @@ describe('resumable uploads (tus)', function () {
   });
 
   /** Open a tus upload of `zip` and send all but its last `keep` bytes; the job id. */
-  async function partialUpload(zip: Buffer, keep: number): Promise<string> {
+  async function partialUpload(zip: Buffer, keep: number, metadata: Record<string, string> = {}): Promise<string> {
+    const meta = Object.entries({ filename: 'shoot.zip', ...metadata })
+      .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
+      .join(',');
     const created = await fetch(`${base}/files`, {
       method: 'POST',
-      headers: { ...TUS, 'upload-length': String(zip.length), 'upload-metadata': `filename ${Buffer.from('shoot.zip').toString('base64')}` },
+      headers: { ...TUS, 'upload-length': String(zip.length), 'upload-metadata': meta },
     });
     assert.equal(created.status, 201);
     const location = created.headers.get('location')!;
@@ -141,7 +144,7 @@ describe('resumable uploads (tus)', function () {
       'a/rocket.jpg': await readFile(path.join(photos, 'rocket.jpg')),
       'a/chelsea.png': await readFile(path.join(photos, 'chelsea.png')),
     });
-    const jobId = await partialUpload(zip, 1);
+    const jobId = await partialUpload(zip, 1, { cutout_format: 'webp' });
     // What a crash leaves: every byte on disk (the last PATCH was written) and no cut under way,
     // since the process that would have cut it is gone.
     await appendFile(path.join(tusDeps.directory, jobId), zip.subarray(zip.length - 1));
@@ -154,8 +157,9 @@ describe('resumable uploads (tus)', function () {
     assert.ok(sealed && sealed.type === 'job.sealed', 'the job is sealed');
     assert.equal(sealed.total_chunks, 2);
     assert.deepEqual(
-      events.flatMap((e) => (e.type === 'chunk.ingested' ? [e.name] : [])).sort(),
-      ['a/chelsea.png', 'a/rocket.jpg'],
+      events.flatMap((e) => (e.type === 'chunk.ingested' ? [`${e.name} ${e.cutout_format}`] : [])).sort(),
+      ['a/chelsea.png webp', 'a/rocket.jpg webp'],
+      'every chunk, with the cut-out format chosen at creation',
     );
     await waitForFiles(jobId, false);
   });
@@ -190,6 +194,15 @@ describe('resumable uploads (tus)', function () {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+
+  it('refuses an unknown cut-out format at creation', async () => {
+    const res = await fetch(`${base}/files`, {
+      method: 'POST',
+      headers: { ...TUS, 'upload-length': '100', 'upload-metadata': `cutout_format ${Buffer.from('bmp').toString('base64')}` },
+    });
+    assert.equal(res.status, 400);
+    assert.equal(await res.text(), 'cutout_format must be one of png, webp\n');
+  });
 
   it('refuses a resumable upload larger than MAX_UPLOAD_SIZE at creation', async () => {
     const res = await fetch(`${base}/files`, { method: 'POST', headers: { ...TUS, 'upload-length': String(testLimits.maxUploadSize + 1) } });

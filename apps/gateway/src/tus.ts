@@ -5,7 +5,7 @@ import path from 'node:path';
 import { FileStore } from '@tus/file-store';
 import { EVENTS, Server } from '@tus/server';
 import type { ObjectStore } from '@nats-io/obj';
-import { JobCreated, JobProgress, subjects } from '@mesh/contracts';
+import { CutoutFormat, JobCreated, JobProgress, subjects } from '@mesh/contracts';
 import type { EventPublisher } from '@mesh/nats';
 import type { IngestLimits } from './ingest-file.js';
 import { ingestFile } from './ingest-file.js';
@@ -22,6 +22,9 @@ export interface TusDeps {
   log: (line: string) => void;
 }
 
+/** An upload's tus metadata (Upload-Metadata): filename, callback_url, cutout_format. */
+type TusMetadata = Record<string, string | null | undefined>;
+
 /** Remove an upload's bytes and its tus record. */
 async function removeUpload(deps: Pick<TusDeps, 'directory'>, id: string): Promise<void> {
   const file = path.join(deps.directory, id);
@@ -33,11 +36,18 @@ async function removeUpload(deps: Pick<TusDeps, 'directory'>, id: string): Promi
  * Cut a finished upload into chunks exactly as a multipart upload is, seal (or fail) its job, then
  * remove the file. Never rejects: the outcome is the job's, and is logged.
  */
-async function cutUpload(deps: TusDeps, id: string, filename: string): Promise<void> {
+async function cutUpload(deps: TusDeps, id: string, metadata: TusMetadata): Promise<void> {
   if (cutting.has(id)) return;
   cutting.add(id);
   const file = path.join(deps.directory, id);
-  const session = createIngestSession(deps.store, deps.publisher, [filename], undefined, id, true);
+  const filename = metadata.filename ?? 'upload';
+  // Validated when the upload was created.
+  const cutoutFormat = CutoutFormat.safeParse(metadata.cutout_format).data;
+  const session = createIngestSession(deps.store, deps.publisher, [filename], {
+    jobId: id,
+    alreadyOpened: true,
+    ...(cutoutFormat ? { cutoutFormat } : {}),
+  });
   await finishIngest(session, () => ingestFile(session, filename, createReadStream(file, { highWaterMark: 1 << 20 }), deps.limits), deps.log)
     .catch((err: unknown) => deps.log(`gateway: tus upload ${id} failed: ${String(err)}`))
     .finally(() => removeUpload(deps, id).finally(() => cutting.delete(id)));
@@ -72,13 +82,22 @@ export async function createTusServer(deps: TusDeps): Promise<Server> {
       if (callback && !JobCreated.shape.callback_url.safeParse(callback).success) {
         throw { status_code: 400, body: 'callback_url must be one http(s) URL\n' };
       }
+      const format = upload.metadata?.cutout_format ?? undefined;
+      const cutoutFormat = CutoutFormat.safeParse(format ?? 'png');
+      if (!cutoutFormat.success) {
+        throw { status_code: 400, body: `cutout_format must be one of ${CutoutFormat.options.join(', ')}\n` };
+      }
       const filename = upload.metadata?.filename ?? 'upload';
-      await createIngestSession(deps.store, deps.publisher, [filename], callback ?? undefined, upload.id).start();
+      await createIngestSession(deps.store, deps.publisher, [filename], {
+        jobId: upload.id,
+        ...(callback ? { callbackUrl: callback } : {}),
+        ...(format ? { cutoutFormat: cutoutFormat.data } : {}),
+      }).start();
       return { metadata: upload.metadata ?? {} };
     },
     onUploadFinish: async (_req, upload) => {
       // Cutting 100 GB takes a while: the client is answered now and follows the job's status.
-      void cutUpload(deps, upload.id, upload.metadata?.filename ?? 'upload');
+      void cutUpload(deps, upload.id, upload.metadata ?? {});
       return { headers: { 'Mesh-Job-Id': upload.id } };
     },
   });
@@ -128,12 +147,12 @@ export async function tusHousekeeping(deps: TusDeps, opts: TusHousekeepingOption
       if (cutting.has(id) || (!startup && idle < MISSED_FINISH_MS)) return;
       deps.log(`gateway: tus upload ${id} is complete but its job is still open: cutting it now`);
       // In the background, as the finish hook does: a cut may take as long as the upload did.
-      void cutUpload(deps, id, filename);
+      void cutUpload(deps, id, upload.metadata ?? {});
       return;
     }
     if (idle < opts.expiryMs) return;
     const hours = Math.round((opts.expiryMs / 3_600_000) * 10) / 10;
-    const session = createIngestSession(deps.store, deps.publisher, [filename], undefined, id, true);
+    const session = createIngestSession(deps.store, deps.publisher, [filename], { jobId: id, alreadyOpened: true });
     await session.fail(
       `the resumable upload received no bytes for ${hours} hours after ${upload.offset} of ${upload.size ?? '?'} bytes; it was given up`,
       'interrupted',

@@ -42,9 +42,10 @@ export function createMattingHandler(deps: MattingDeps): (msg: JsMsg) => Promise
       throw classifyInferenceError(err);
     });
     const inferenceMs = Math.round(performance.now() - started);
-    const out = await renderOutputs(original, matte, input, limits);
+    const cutoutFormat = event.cutout_format ?? 'png';
+    const out = await renderOutputs(original, matte, input, limits, cutoutFormat);
     const matteObject = objects.matte(jobId, chunkId);
-    const cutoutObject = objects.cutout(jobId, chunkId);
+    const cutoutObject = objects.cutout(jobId, chunkId, cutoutFormat);
     await writeObject(store, matteObject, out.matte);
     await writeObject(store, cutoutObject, out.cutout);
     await publisher.publish(

@@ -52,12 +52,21 @@ export const KEEP_DECODED_PIXELS = 16_000_000;
 export interface RenderedOutputs {
   /** 8-bit single-channel PNG at width x height. */
   matte: Buffer;
-  /** RGBA PNG: the original's sRGB pixels; alpha is the matte, or min(original alpha, matte). */
+  /**
+   * RGBA PNG, or lossless WebP on request: the original's sRGB pixels; alpha is the matte, or
+   * min(original alpha, matte). WebP keeps every visible pixel; under alpha 0 it drops the colour.
+   */
   cutout: Buffer;
 }
 
+/** File format of the cut-out (the job's choice). */
+export type CutoutFormat = 'png' | 'webp';
+
 // zlib level 2 instead of 6: about 30% less encoding time for a few percent more bytes (bench).
 const PNG: sharp.PngOptions = { compressionLevel: 2 };
+// Lossless at the least effort: a quarter of the PNG's size at about twice its encoding time on a
+// 3.4 MP photo; effort 1 and above save a third more but take 3x longer than that again.
+const WEBP: sharp.WebpOptions = { lossless: true, effort: 0 };
 
 const megapixels = (n: number) => (n >= 1e5 ? `${(n / 1e6).toFixed(1)} megapixels` : `${n} pixels`);
 
@@ -189,6 +198,7 @@ export async function renderOutputs(
   matte: Float32Array,
   image: Pick<PreparedInput, 'width' | 'height' | 'decoded'>,
   limits: ImageLimits = { maxPixels: DEFAULT_MAX_PIXELS },
+  cutoutFormat: CutoutFormat = 'png',
 ): Promise<RenderedOutputs> {
   const { width, height } = image;
   if (matte.length !== MODEL_SIZE * MODEL_SIZE) {
@@ -229,9 +239,9 @@ export async function renderOutputs(
       raw: { width, height, channels: 1 },
     });
   }
-  const [mattePng, cutoutPng] = await Promise.all([
+  const [mattePng, cutoutFile] = await Promise.all([
     sharp(alpha, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png(PNG).toBuffer(),
-    cutout.png(PNG).toBuffer(),
+    (cutoutFormat === 'webp' ? cutout.webp(WEBP) : cutout.png(PNG)).toBuffer(),
   ]);
-  return { matte: mattePng, cutout: cutoutPng };
+  return { matte: mattePng, cutout: cutoutFile };
 }

@@ -159,4 +159,26 @@ describe('matting outputs', () => {
     const matte = await sharp(out.matte).raw().toBuffer();
     assert.equal(matte[39], 200, 'the matte itself is the model output, not the combination');
   });
+
+  it('writes the cut-out as lossless WebP on request: every visible pixel is the original one', async () => {
+    const original = await halves(40, 20).png().withMetadata({ orientation: 6 }).toBuffer();
+    // A soft ramp from opaque (left of the model's view) to transparent (right).
+    const matte = new Float32Array(PLANE).map((_, i) => 1 - (i % MODEL_SIZE) / (MODEL_SIZE - 1));
+    const png = await renderOutputs(original, matte, { width: 20, height: 40 });
+    const webp = await renderOutputs(original, matte, { width: 20, height: 40 }, undefined, 'webp');
+
+    const c = await sharp(webp.cutout).metadata();
+    assert.deepEqual([c.format, c.width, c.height, c.hasAlpha], ['webp', 20, 40, true]);
+    assert.deepEqual(webp.matte, png.matte, 'the matte stays a PNG');
+    const fromWebp = await sharp(webp.cutout).ensureAlpha().raw().toBuffer();
+    const fromPng = await sharp(png.cutout).raw().toBuffer();
+    let visible = 0;
+    for (let i = 0; i < 20 * 40; i++) {
+      assert.equal(fromWebp[i * 4 + 3], fromPng[i * 4 + 3], `alpha ${i}`);
+      if (fromPng[i * 4 + 3] === 0) continue;
+      visible++;
+      assert.deepEqual([...fromWebp.subarray(i * 4, i * 4 + 3)], [...fromPng.subarray(i * 4, i * 4 + 3)], `pixel ${i}`);
+    }
+    assert.ok(visible > 300, `${visible} visible pixels compared`);
+  });
 });

@@ -1,5 +1,5 @@
 export { JobId, ChunkId, Timestamp } from './ids.js';
-export { JobCreated } from './events/job-created.js';
+export { JobCreated, CutoutFormat } from './events/job-created.js';
 export { JobSealed } from './events/job-sealed.js';
 export { JobFailed } from './events/job-failed.js';
 export { JobProgress } from './events/job-progress.js';

@@ -68,7 +68,7 @@ export const durables = {
 export const objects = {
   original: (jobId: string, chunkId: string) => `${jobId}/${chunkId}/original`,
   matte: (jobId: string, chunkId: string) => `${jobId}/${chunkId}/matte.png`,
-  cutout: (jobId: string, chunkId: string) => `${jobId}/${chunkId}/cutout.png`,
+  cutout: (jobId: string, chunkId: string, format: 'png' | 'webp' = 'png') => `${jobId}/${chunkId}/cutout.${format}`,
   comparison: (jobId: string, chunkId: string) => `${jobId}/${chunkId}/comparison.jpg`,
   /** Small JPEG of the comparison, inlined in job reports. */
   thumbnail: (jobId: string, chunkId: string) => `${jobId}/${chunkId}/thumbnail.jpg`,

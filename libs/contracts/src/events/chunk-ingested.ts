@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ChunkId, JobId, Timestamp } from '../ids.js';
+import { CutoutFormat } from './job-created.js';
 
 /** One image of an upload is stored in the object store and waits for matting. */
 export const ChunkIngested = z.object({
@@ -15,5 +16,7 @@ export const ChunkIngested = z.object({
   /** Hex SHA-256 of the original bytes. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   ingested_at: Timestamp,
+  /** The job's cut-out format, carried on each chunk so the matting worker needs no lookup; absent means PNG. */
+  cutout_format: CutoutFormat.optional(),
 });
 export type ChunkIngested = z.infer<typeof ChunkIngested>;

@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { JobId, Timestamp } from '../ids.js';
 
+/**
+ * The cut-out's file format, chosen per job: PNG (the default) or lossless WebP (about a quarter of
+ * the PNG's size; every visible pixel is the original's).
+ */
+export const CutoutFormat = z.enum(['png', 'webp']);
+export type CutoutFormat = z.infer<typeof CutoutFormat>;
+
 /** A job was opened by an upload; its chunks follow. */
 export const JobCreated = z.object({
   type: z.literal('job.created'),
@@ -13,5 +20,7 @@ export const JobCreated = z.object({
     .url({ protocol: /^https?$/ })
     .max(2048)
     .optional(),
+  /** Format of the job's cut-outs; absent means PNG. */
+  cutout_format: CutoutFormat.optional(),
 });
 export type JobCreated = z.infer<typeof JobCreated>;
