@@ -120,4 +120,58 @@ describe('consumer loop', () => {
     assert.deepEqual([f?.chunk_id, f?.permanent], ['bad', true]);
     assert.match(f?.error ?? '', /does not match its schema/);
   });
+
+  it('rides out a nats-server restart inside a delivery: no delivery spent on it, nothing published twice', async function () {
+    this.timeout(30_000);
+    const publisher = eventPublisher(nc);
+    await publisher.publish(ChunkIngested, subjects.chunkIngested('job1', 'hiccup'), event('hiccup'), messageId('i', 'job1', 'hiccup'));
+    // A short request timeout, so the outage below outlasts several tries of the handler's publish.
+    const impatient = eventPublisher(nc, jetstream(nc, { timeout: 500 }));
+    const deliveries: number[] = [];
+    const loop = await startConsumerLoop({
+      nc,
+      stream: EVENTS_STREAM,
+      durable: durables.matting,
+      concurrency: 1,
+      maxDeliver: 3,
+      heartbeatMs: 1000,
+      backoffMs: 50,
+      log: () => undefined,
+      onAttemptFailed: chunkAttemptReporter(publisher, 'matting'),
+      handle: async (msg) => {
+        deliveries.push(msg.info.deliveryCount);
+        if (deliveries.length === 1) {
+          // The server goes away for 2.5 s just as the stage publishes its result.
+          await server.stop();
+          setTimeout(() => void server.restart(), 2500);
+        }
+        await impatient.publish(ChunkIngested, subjects.chunkIngested('job1', 'result'), event('result'), messageId('r', 'job1', 'result'));
+      },
+    });
+    try {
+      const js = jetstream(nc);
+      await waitFor(
+        'the message acked',
+        async () => {
+          // Asked during the outage too: no answer is "not yet".
+          const info = await js.consumers
+            .get(EVENTS_STREAM, durables.matting)
+            .then((c) => c.info())
+            .catch(() => null);
+          return info !== null && info.num_ack_pending === 0 && info.num_pending === 0 && deliveries.length > 0;
+        },
+        20_000,
+      );
+    } finally {
+      await loop.stop();
+    }
+    // The restarted server may hand the message out again as delivery 1 (it had not stored that it
+    // was delivered); what the retries guarantee is that no delivery failed.
+    assert.ok(deliveries.length >= 1 && deliveries.every((d) => d === 1), `deliveries ${deliveries.join(', ')}`);
+    assert.deepEqual(await attempts(nc), [], 'no failed attempt recorded');
+    const jsm = await jetstreamManager(nc);
+    const result = subjects.chunkIngested('job1', 'result');
+    const info = await jsm.streams.info(EVENTS_STREAM, { subjects_filter: result });
+    assert.deepEqual(info.state.subjects, { [result]: 1 }, 'the result published once');
+  });
 });

@@ -10,3 +10,5 @@ export { readObject, objectStream, writeObject, digestToHex, objectMeta, OBJECT_
 export { runStage } from './stage.js';
 export type { StageContext, StageOptions, RunningStage } from './stage.js';
 export { replayDeadLetter, DeadLetterNotFoundError } from './replay.js';
+export { isTransientNatsError, retryTransient } from './transient.js';
+export type { NatsRetryOptions } from './transient.js';

@@ -1,10 +1,14 @@
 import { Readable } from 'node:stream';
 import type { ObjectStore, ObjectStoreMeta } from '@nats-io/obj';
 import { ObjectMissingError } from '@mesh/contracts';
+import { retryTransient } from './transient.js';
 
-/** Read a whole object (images a worker decodes anyway); throws ObjectMissingError if absent. */
+/**
+ * Read a whole object (images a worker decodes anyway); throws ObjectMissingError if absent. Tried
+ * again after a transient NATS failure (see retryTransient).
+ */
 export async function readObject(store: ObjectStore, name: string): Promise<Buffer> {
-  const data = await store.getBlob(name);
+  const data = await retryTransient(() => store.getBlob(name));
   if (data === null) throw new ObjectMissingError(name);
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
@@ -30,9 +34,9 @@ export function objectMeta(name: string): ObjectStoreMeta {
   return { name, options: { max_chunk_size: OBJECT_CHUNK_BYTES } };
 }
 
-/** Write a buffer as one object. */
+/** Write a buffer as one object (tried again after a transient NATS failure; see retryTransient). */
 export async function writeObject(store: ObjectStore, name: string, data: Uint8Array): Promise<void> {
-  await store.putBlob(objectMeta(name), data);
+  await retryTransient(() => store.putBlob(objectMeta(name), data));
 }
 
 /** Object-store digests are `SHA-256=<base64url>`; events carry hex. */
