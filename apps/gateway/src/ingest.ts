@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { ObjectInfo, ObjectStore } from '@nats-io/obj';
 import { ChunkIngested, JobCreated, JobFailed, JobProgress, JobSealed, messageId, objects, subjects, type CutoutFormat } from '@mesh/contracts';
-import { digestToHex, objectMeta, writeObject, type EventPublisher } from '@mesh/nats';
+import { digestToHex, objectMeta, retryTransient, writeObject, type EventPublisher } from '@mesh/nats';
 import { groundTruthKey } from './image-names.js';
 
 export interface Skipped {
@@ -250,7 +250,8 @@ export function createIngestSession(
       // Its event follows its object; acks are awaited (and a failure surfaces) before the seal.
       if (whole.rest === undefined) {
         chunks++;
-        await track(store.put(objectMeta(object), entryStream(whole)).then(publish), whole.size);
+        // Held in memory, so a transient NATS failure can be tried again from the start.
+        await track(retryTransient(() => store.put(objectMeta(object), entryStream(whole))).then(publish), whole.size);
       } else {
         // A large one streams through now; if it is refused midway, it is not a chunk.
         const info = await store.put(objectMeta(object), entryStream(whole));
