@@ -4,6 +4,14 @@ import type { IngestSession } from './ingest.js';
 import { UploadInterruptedError, UploadTooLargeError } from './upload.js';
 import { ArchiveDamagedError } from './zip-reader.js';
 
+/** The gateway is stopping: an ingest ends here without ending its job, for the next gateway to go on with. */
+export class IngestStoppedError extends Error {
+  constructor() {
+    super('the gateway is stopping');
+    this.name = 'IngestStoppedError';
+  }
+}
+
 /** The HTTP answer to an upload. */
 export interface IngestOutcome {
   status: number;
@@ -23,6 +31,9 @@ export async function finishIngest(
   try {
     await run();
   } catch (err) {
+    // The gateway is stopping in the middle of a resumable upload's cut: the job stays open for
+    // the next gateway to cut on.
+    if (err instanceof IngestStoppedError) throw err;
     const reason = err instanceof Error ? err.message : String(err);
     if (err instanceof ArchiveDamagedError || err instanceof UnpackLimitError) {
       await session.seal(reason);

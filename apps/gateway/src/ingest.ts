@@ -128,6 +128,11 @@ export interface IngestJob {
   callbackUrl?: string;
   /** Carried on every chunk.ingested (and in job.created); PNG when absent. */
   cutoutFormat?: CutoutFormat;
+  /**
+   * Chunk ids this job already has (an earlier cut of the same upload, stopped by a restart): the
+   * entries that get these ids are read and counted but neither stored nor published again.
+   */
+  knownChunks?: ReadonlySet<string>;
 }
 
 /** One upload's job: opened by `start()` (or the first image), then sealed or failed. */
@@ -224,6 +229,12 @@ export function createIngestSession(
         pendingBytes -= gt.data.length;
       }
       published.add(key);
+      if (job.knownChunks?.has(chunkId)) {
+        // Stored and announced by an earlier cut of this same upload: counted, not repeated.
+        await skipRest(whole.rest);
+        chunks++;
+        return;
+      }
       const publish = async (info: ObjectInfo) => {
         // Stored before chunk.ingested: the comparison stage reads "no object" as "no ground truth".
         if (gt) await writeObject(store, objects.groundTruth(jobId, chunkId), gt.data);

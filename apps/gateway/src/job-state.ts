@@ -25,3 +25,11 @@ export async function jobRecord(nc: NatsConnection, jobId: string): Promise<JobR
 export async function jobState(nc: NatsConnection, jobId: string): Promise<JobState> {
   return (await jobRecord(nc, jobId)).state;
 }
+
+/** Chunk ids of a job that have a chunk.ingested in the stream. */
+export async function ingestedChunks(nc: NatsConnection, jobId: string): Promise<Set<string>> {
+  const jsm = await jetstreamManager(nc);
+  const filter = subjects.chunkIngested(jobId, '*');
+  const info = await jsm.streams.info(EVENTS_STREAM, { subjects_filter: filter });
+  return new Set(Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(subject.lastIndexOf('.') + 1)));
+}

@@ -3,8 +3,8 @@ import { connectNats, eventPublisher, provisionMesh, provisionOptions } from '@m
 import { openReadModel } from '@mesh/read-model';
 import path from 'node:path';
 import { createApp } from './app.js';
-import { jobState } from './job-state.js';
-import { createTusServer, tusHousekeeping } from './tus.js';
+import { ingestedChunks, jobState } from './job-state.js';
+import { createTusServer, stopCutters, tusHousekeeping } from './tus.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -19,7 +19,14 @@ async function main(): Promise<void> {
     maxPixels: config.MATTING_MAX_PIXELS,
   };
   const publisher = eventPublisher(nc);
-  const tusDeps = { store, publisher, limits, directory: path.join(config.DATA_DIR, 'tus'), log: console.log };
+  const tusDeps = {
+    store,
+    publisher,
+    limits,
+    directory: path.join(config.DATA_DIR, 'tus'),
+    log: console.log,
+    knownChunks: (jobId: string) => ingestedChunks(nc, jobId),
+  };
   const tus = await createTusServer(tusDeps);
   // Uploads a stopped gateway left complete but uncut are cut now; abandoned ones end as interrupted.
   const housekeeping = await tusHousekeeping(tusDeps, {
@@ -46,10 +53,13 @@ async function main(): Promise<void> {
       housekeeping.stop();
       server.close();
       server.closeAllConnections();
-      nc.drain().finally(() => {
-        db.close();
-        process.exit(0);
-      });
+      // Resumable uploads being cut stay open: the next gateway cuts on where this one stopped.
+      stopCutters()
+        .then(() => nc.drain())
+        .finally(() => {
+          db.close();
+          process.exit(0);
+        });
     });
   }
 }

@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { appendFile, readFile, readdir, utimes } from 'node:fs/promises';
+import { readFile, readdir, utimes } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { PipelineEvent } from '@mesh/contracts';
+import { PipelineEvent, objects } from '@mesh/contracts';
 import { connectNats, eventPublisher, provisionMesh } from '@mesh/nats';
 import { openReadModel } from '@mesh/read-model';
-import { fixturePhotosDir, startNatsServer, tempDir, type NatsServerHandle } from '@mesh/testing';
+import { fixturePhotosDir, startNatsServer, tempDir, waitFor, type NatsServerHandle } from '@mesh/testing';
 import { createApp } from './app.js';
 import { makeZip, storedEvents, testLimits } from './test-zip.js';
-import { jobState } from './job-state.js';
-import { createTusServer, tusHousekeeping, type TusDeps } from './tus.js';
+import { ingestedChunks, jobState } from './job-state.js';
+import { createTusServer, stopCutters, tusHousekeeping, type TusDeps } from './tus.js';
 
 const TUS = { 'tus-resumable': '1.0.0' };
 
@@ -36,7 +36,14 @@ describe('resumable uploads (tus)', function () {
     nc = await connectNats(server.url, 'tus-test');
     const store = await provisionMesh(nc, { bucket: 'chunks', eventsMaxAgeHours: 1, ackWaitSeconds: 30, maxDeliver: 3 });
     const publisher = eventPublisher(nc);
-    tusDeps = { store, publisher, limits: testLimits, directory: path.join(dir.dir, 'tus'), log: () => undefined };
+    tusDeps = {
+      store,
+      publisher,
+      limits: testLimits,
+      directory: path.join(dir.dir, 'tus'),
+      log: () => undefined,
+      knownChunks: (id) => ingestedChunks(nc, id),
+    };
     const tus = await createTusServer(tusDeps);
     const db = openReadModel(path.join(dir.dir, 'mesh.db'));
     httpServer = createApp({ nc, store, publisher, db, tus, limits: testLimits, log: () => undefined }).listen(0, '127.0.0.1');
@@ -138,29 +145,50 @@ describe('resumable uploads (tus)', function () {
     }
   }
 
-  it('cuts, at start-up, an upload whose last bytes landed but whose job a stopped gateway never ended', async () => {
+  it('cuts an upload while its bytes arrive; a restarted gateway cuts on without storing or publishing a chunk twice', async () => {
     const photos = fixturePhotosDir();
     const zip = await makeZip({
       'a/rocket.jpg': await readFile(path.join(photos, 'rocket.jpg')),
       'a/chelsea.png': await readFile(path.join(photos, 'chelsea.png')),
+      'a/coffee.png': await readFile(path.join(photos, 'coffee.png')),
     });
-    const jobId = await partialUpload(zip, 1, { cutout_format: 'webp' });
-    // What a crash leaves: every byte on disk (the last PATCH was written) and no cut under way,
-    // since the process that would have cut it is gone.
-    await appendFile(path.join(tusDeps.directory, jobId), zip.subarray(zip.length - 1));
-    assert.equal(await jobState(nc, jobId), 'open');
+    // The first part holds the first two entries whole and the start of the third.
+    const local = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
+    const third = zip.indexOf(local, zip.indexOf(local, zip.indexOf(local) + 4) + 4);
+    const jobId = await partialUpload(zip, zip.length - (third + 10), { cutout_format: 'webp' });
 
-    const started = await housekeeping(24 * 3_600_000);
-    started.stop();
+    const ingested = async () => (await storedEvents(nc, jobId)).filter((e) => e.type === 'chunk.ingested');
+    await waitFor('the first two chunks, cut while the upload is unfinished', async () => (await ingested()).length === 2, 10_000);
+    const head = await fetch(`${base}/files/${jobId}`, { method: 'HEAD', headers: TUS });
+    assert.ok(Number(head.headers.get('upload-offset')) < zip.length, 'the upload is not finished');
+    const nuids = async () =>
+      Promise.all(['c0000001', 'c0000002'].map(async (c) => (await tusDeps.store.info(objects.original(jobId, c)))?.nuid));
+    const before = await nuids();
+
+    // The gateway stops (SIGTERM) and a new one starts on the same files.
+    await stopCutters();
+    assert.equal(await jobState(nc, jobId), 'open', 'a stopped cut leaves its job open');
+    (await housekeeping(24 * 3_600_000)).stop();
+
+    // The client resumes where the server's offset says.
+    const offset = Number((await fetch(`${base}/files/${jobId}`, { method: 'HEAD', headers: TUS })).headers.get('upload-offset'));
+    const resumed = await fetch(`${base}/files/${jobId}`, {
+      method: 'PATCH',
+      headers: { ...TUS, 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' },
+      body: new Uint8Array(zip.subarray(offset)),
+    });
+    assert.equal(resumed.status, 204);
+
     const events = await eventsUntil(jobId, 'job.sealed');
     const sealed = events.find((e) => e.type === 'job.sealed');
     assert.ok(sealed && sealed.type === 'job.sealed', 'the job is sealed');
-    assert.equal(sealed.total_chunks, 2);
+    assert.equal(sealed.total_chunks, 3);
     assert.deepEqual(
-      events.flatMap((e) => (e.type === 'chunk.ingested' ? [`${e.name} ${e.cutout_format}`] : [])).sort(),
-      ['a/chelsea.png webp', 'a/rocket.jpg webp'],
-      'every chunk, with the cut-out format chosen at creation',
+      events.flatMap((e) => (e.type === 'chunk.ingested' ? [`${e.chunk_id} ${e.name} ${e.cutout_format}`] : [])),
+      ['c0000001 a/rocket.jpg webp', 'c0000002 a/chelsea.png webp', 'c0000003 a/coffee.png webp'],
+      'each chunk announced once, with the cut-out format chosen at creation',
     );
+    assert.deepEqual(await nuids(), before, 'the chunks cut before the restart were not stored again');
     await waitForFiles(jobId, false);
   });
 

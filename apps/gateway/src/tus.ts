@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FileStore } from '@tus/file-store';
@@ -9,7 +8,9 @@ import { CutoutFormat, JobCreated, JobProgress, subjects } from '@mesh/contracts
 import type { EventPublisher } from '@mesh/nats';
 import type { IngestLimits } from './ingest-file.js';
 import { ingestFile } from './ingest-file.js';
-import { finishIngest } from './ingest-outcome.js';
+import { finishIngest, IngestStoppedError } from './ingest-outcome.js';
+import { followFile } from './follow-file.js';
+import { UploadInterruptedError } from './upload.js';
 import { createIngestSession } from './ingest.js';
 import type { JobState } from './job-state.js';
 
@@ -20,6 +21,8 @@ export interface TusDeps {
   /** Where partial uploads wait for their next PATCH (under DATA_DIR). */
   directory: string;
   log: (line: string) => void;
+  /** Chunk ids already published for a job (a restarted gateway does not publish them again). */
+  knownChunks?: (jobId: string) => Promise<Set<string>>;
 }
 
 /** An upload's tus metadata (Upload-Metadata): filename, callback_url, cutout_format. */
@@ -32,32 +35,87 @@ async function removeUpload(deps: Pick<TusDeps, 'directory'>, id: string): Promi
   await rm(`${file}.json`, { force: true });
 }
 
+/** A resumable upload given up by the gateway (no bytes for TUS_EXPIRY_HOURS, or deleted by its client). */
+export class UploadAbandonedError extends UploadInterruptedError {
+  constructor(message: string, bytes: number) {
+    super(bytes);
+    this.message = message;
+    this.name = 'UploadAbandonedError';
+  }
+}
+
 /**
- * Cut a finished upload into chunks exactly as a multipart upload is, seal (or fail) its job, then
- * remove the file. Never rejects: the outcome is the job's, and is logged.
+ * Stop every cut under way without ending their jobs (on SIGTERM): the uploads stay on disk and
+ * the next gateway's housekeeping cuts them on, skipping the chunks already published.
  */
-async function cutUpload(deps: TusDeps, id: string, metadata: TusMetadata): Promise<void> {
-  if (cutting.has(id)) return;
-  cutting.add(id);
+export async function stopCutters(): Promise<void> {
+  const running = [...cutters.values()];
+  for (const cutter of running) cutter.abort(new IngestStoppedError());
+  await Promise.allSettled(running.map((c) => c.done));
+}
+
+/** One upload being cut while its bytes arrive. */
+interface Cutter {
+  /** The file may have grown. */
+  notify(): void;
+  /** Stop: the job fails as interrupted with an UploadAbandonedError; a IngestStoppedError leaves it open. */
+  abort(reason: UploadAbandonedError | IngestStoppedError): void;
+  readonly done: Promise<void>;
+}
+
+/** Uploads being cut by this process, by file path. */
+const cutters = new Map<string, Cutter>();
+
+/**
+ * Cut an upload into chunks as its bytes land in the file, exactly as a multipart upload is cut,
+ * then seal (or fail) its job and remove the file; started when the upload is created (or found
+ * by a restarted gateway). A pause in the upload only makes the cutter wait; the tus offset and
+ * the cutter's position are independent. Chunks that a previous gateway already published for
+ * this job (`knownChunks`) are counted, not stored or published again.
+ */
+function startCutter(deps: TusDeps, id: string, size: number, metadata: TusMetadata): Cutter {
   const file = path.join(deps.directory, id);
+  const running = cutters.get(file);
+  if (running) return running;
+  const controller = new AbortController();
+  let wake: (() => void) | undefined;
+  const grown = () =>
+    new Promise<void>((resolve) => {
+      wake = resolve;
+      // A safety net: notifications come with the upload's progress events, about once a second.
+      setTimeout(resolve, 500).unref();
+    });
   const filename = metadata.filename ?? 'upload';
   // Validated when the upload was created.
   const cutoutFormat = CutoutFormat.safeParse(metadata.cutout_format).data;
-  const session = createIngestSession(deps.store, deps.publisher, [filename], {
-    jobId: id,
-    alreadyOpened: true,
-    ...(cutoutFormat ? { cutoutFormat } : {}),
-  });
-  await finishIngest(session, () => ingestFile(session, filename, createReadStream(file, { highWaterMark: 1 << 20 }), deps.limits), deps.log)
-    .catch((err: unknown) => deps.log(`gateway: tus upload ${id} failed: ${String(err)}`))
-    .finally(() => removeUpload(deps, id).finally(() => cutting.delete(id)));
+  const done = (async () => {
+    const known = await (deps.knownChunks?.(id) ?? Promise.resolve(new Set<string>()));
+    const session = createIngestSession(deps.store, deps.publisher, [filename], {
+      jobId: id,
+      alreadyOpened: true,
+      ...(cutoutFormat ? { cutoutFormat } : {}),
+      ...(known.size > 0 ? { knownChunks: known } : {}),
+    });
+    const stream = followFile(file, { size, signal: controller.signal, grown });
+    await finishIngest(session, () => ingestFile(session, filename, stream, deps.limits), deps.log);
+  })()
+    .then(
+      () => removeUpload(deps, id),
+      (err: unknown) => {
+        if (err instanceof IngestStoppedError) return;
+        deps.log(`gateway: tus upload ${id} failed: ${String(err)}`);
+        return removeUpload(deps, id);
+      },
+    )
+    .finally(() => cutters.delete(file));
+  const cutter: Cutter = {
+    notify: () => wake?.(),
+    abort: (reason) => controller.abort(reason),
+    done,
+  };
+  cutters.set(file, cutter);
+  return cutter;
 }
-
-/** Uploads being cut by this process. */
-const cutting = new Set<string>();
-
-/** A finished upload still uncut this long after its last byte was missed by its finish hook. */
-const MISSED_FINISH_MS = 60_000;
 
 /** Route prefix of the resumable uploads. */
 export const TUS_PATH = '/files';
@@ -96,10 +154,19 @@ export async function createTusServer(deps: TusDeps): Promise<Server> {
       return { metadata: upload.metadata ?? {} };
     },
     onUploadFinish: async (_req, upload) => {
-      // Cutting 100 GB takes a while: the client is answered now and follows the job's status.
-      void cutUpload(deps, upload.id, upload.metadata ?? {});
+      // The cutter has been reading since the upload was created (or since this gateway started);
+      // it ends by itself at the last byte. The client is answered now and follows the job's status.
+      const cutter = startCutter(deps, upload.id, upload.size ?? upload.offset, upload.metadata ?? {});
+      cutter.notify();
       return { headers: { 'Mesh-Job-Id': upload.id } };
     },
+  });
+  // The file exists once the upload is created: cut it from its first bytes.
+  server.on(EVENTS.POST_CREATE, (_req, upload) => {
+    if (upload.size !== undefined) startCutter(deps, upload.id, upload.size, upload.metadata ?? {});
+  });
+  server.on(EVENTS.POST_TERMINATE, (_req, _res, id) => {
+    cutters.get(path.join(deps.directory, id))?.abort(new UploadAbandonedError('the resumable upload was deleted by its client', 0));
   });
   const progress = (id: string, offset: number) =>
     deps.publisher
@@ -110,7 +177,10 @@ export async function createTusServer(deps: TusDeps): Promise<Server> {
         `progress:${id}:${offset}`,
       )
       .catch(() => undefined);
-  server.on(EVENTS.POST_RECEIVE, (_req, upload) => void progress(upload.id, upload.offset));
+  server.on(EVENTS.POST_RECEIVE, (_req, upload) => {
+    cutters.get(path.join(deps.directory, upload.id))?.notify();
+    void progress(upload.id, upload.offset);
+  });
   server.on(EVENTS.POST_FINISH, (_req, _res, upload) => void progress(upload.id, upload.offset));
   return server;
 }
@@ -134,40 +204,39 @@ export interface TusHousekeepingOptions {
  */
 export async function tusHousekeeping(deps: TusDeps, opts: TusHousekeepingOptions): Promise<{ sweep(): Promise<void>; stop(): void }> {
   const datastore = new FileStore({ directory: deps.directory });
-  const look = async (id: string, startup: boolean) => {
+  const look = async (id: string) => {
     const upload = await datastore.getUpload(id).catch(() => undefined);
     if (!upload) return;
-    const state = await opts.jobState(id);
-    if (state !== 'open') return removeUpload(deps, id);
-    const filename = upload.metadata?.filename ?? 'upload';
-    const idle = Date.now() - (await stat(path.join(deps.directory, id))).mtimeMs;
-    if (upload.size !== undefined && upload.offset === upload.size) {
-      // At start-up, every finished upload is one the last process did not get to end; later, one
-      // that no finish hook took up within a minute of its last byte.
-      if (cutting.has(id) || (!startup && idle < MISSED_FINISH_MS)) return;
-      deps.log(`gateway: tus upload ${id} is complete but its job is still open: cutting it now`);
-      // In the background, as the finish hook does: a cut may take as long as the upload did.
-      void cutUpload(deps, id, upload.metadata ?? {});
+    const file = path.join(deps.directory, id);
+    if (cutters.has(file)) {
+      // Being cut: only an upload that stopped receiving bytes long ago is given up.
+      const idle = Date.now() - (await stat(file)).mtimeMs;
+      if (upload.offset === upload.size || idle < opts.expiryMs) return;
+      const hours = Math.round((opts.expiryMs / 3_600_000) * 10) / 10;
+      deps.log(`gateway: tus upload ${id} given up after ${hours} hours without bytes`);
+      cutters.get(file)?.abort(
+        new UploadAbandonedError(
+          `the resumable upload received no bytes for ${hours} hours after ${upload.offset} of ${upload.size ?? '?'} bytes; it was given up`,
+          upload.offset,
+        ),
+      );
       return;
     }
-    if (idle < opts.expiryMs) return;
-    const hours = Math.round((opts.expiryMs / 3_600_000) * 10) / 10;
-    const session = createIngestSession(deps.store, deps.publisher, [filename], { jobId: id, alreadyOpened: true });
-    await session.fail(
-      `the resumable upload received no bytes for ${hours} hours after ${upload.offset} of ${upload.size ?? '?'} bytes; it was given up`,
-      'interrupted',
-    );
-    deps.log(`gateway: tus upload ${id} given up after ${hours} hours without bytes`);
-    await removeUpload(deps, id);
+    const state = await opts.jobState(id);
+    if (state !== 'open' || upload.size === undefined) return removeUpload(deps, id);
+    // An open job whose upload no cutter follows: the last gateway process stopped while (or
+    // before) cutting it. Cut it from the start; the chunks it already published are skipped.
+    deps.log(`gateway: tus upload ${id} (${upload.offset} of ${upload.size} bytes) has an open job: cutting it`);
+    startCutter(deps, id, upload.size, upload.metadata ?? {});
   };
-  const sweep = async (startup = false) => {
+  const sweep = async () => {
     const names = await readdir(deps.directory).catch(() => [] as string[]);
     const ids = names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length));
     for (const id of ids) {
-      await look(id, startup).catch((err: unknown) => deps.log(`gateway: tus upload ${id}: ${String(err)}`));
+      await look(id).catch((err: unknown) => deps.log(`gateway: tus upload ${id}: ${String(err)}`));
     }
   };
-  await sweep(true);
+  await sweep();
   const timer = setInterval(() => void sweep(), opts.sweepIntervalMs);
   timer.unref();
   return { sweep: () => sweep(), stop: () => clearInterval(timer) };
