@@ -1,12 +1,16 @@
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 
+/** Waits at the end of what is there: short while bytes flow, doubling up to the longest while they do not. */
+const MIN_IDLE_MS = 20;
+const MAX_IDLE_MS = 500;
+
 export interface FollowOptions {
   /** The file's final size: reading ends there. */
   size: number;
   /** Stops the reading: the stream fails with the signal's reason. */
   signal: AbortSignal;
-  /** Resolves when the file may have grown (or after a while anyway). */
+  /** Resolves when the file may have grown (the upload's progress events); polled besides. */
   grown: () => Promise<void>;
   /** Bytes per read. */
   readBytes?: number;
@@ -26,16 +30,22 @@ export function followFile(file: string, opts: FollowOptions): Readable {
       stop.catch(() => undefined);
       try {
         let position = 0;
+        let idleMs = MIN_IDLE_MS;
+        // A buffer is handed on with the bytes read into it; one that got none is used again.
+        let buffer = Buffer.allocUnsafe(readBytes);
         while (position < opts.size) {
           opts.signal.throwIfAborted();
-          const buffer = Buffer.allocUnsafe(Math.min(readBytes, opts.size - position));
-          const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+          const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, opts.size - position), position);
           if (bytesRead === 0) {
-            await Promise.race([opts.grown(), stop]);
+            await Promise.race([opts.grown(), sleep(idleMs), stop]);
+            idleMs = Math.min(MAX_IDLE_MS, idleMs * 2);
             continue;
           }
+          idleMs = MIN_IDLE_MS;
           position += bytesRead;
-          yield bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+          const bytes = bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+          buffer = Buffer.allocUnsafe(readBytes);
+          yield bytes;
         }
       } finally {
         await handle.close();
@@ -43,6 +53,10 @@ export function followFile(file: string, opts: FollowOptions): Readable {
     })(),
     { objectMode: false },
   );
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 function aborted(signal: AbortSignal): Promise<never> {

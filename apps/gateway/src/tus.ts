@@ -79,12 +79,7 @@ function startCutter(deps: TusDeps, id: string, size: number, metadata: TusMetad
   if (running) return running;
   const controller = new AbortController();
   let wake: (() => void) | undefined;
-  const grown = () =>
-    new Promise<void>((resolve) => {
-      wake = resolve;
-      // A safety net: notifications come with the upload's progress events, about once a second.
-      setTimeout(resolve, 500).unref();
-    });
+  const grown = () => new Promise<void>((resolve) => (wake = resolve));
   const filename = metadata.filename ?? 'upload';
   // Validated when the upload was created.
   const cutoutFormat = CutoutFormat.safeParse(metadata.cutout_format).data;

@@ -2,8 +2,11 @@
  * Ingest throughput and gateway memory (issue 3): `npm run bench:ingest [-- --quick]`.
  *
  * For each generated archive, side by side on one nats-server:
- * - ingest: a multipart `POST /upload` of the archive, streamed from disk, to a real gateway process
- *   (a fresh one per archive, so its peak RSS is that archive's), timed until the 202 answer;
+ * - ingest: the archive, streamed from disk, to a real gateway process (a fresh one per archive and
+ *   route, so its peak RSS is that upload's), by each route: a multipart `POST /upload`, timed until
+ *   the 202 answer; and a resumable upload (tus `POST /files`, then one `PATCH` of the whole file),
+ *   timed from the POST until the job's `job.sealed` is in the stream (the gateway cuts the file while
+ *   it grows);
  * - raw put: the same image payloads put with the @nats-io/obj client from this process, one object
  *   per image, sequentially, into the gateway's own bucket: the ceiling the gateway can reach.
  * The gateway's VmRSS is sampled every 100 ms and its VmHWM read at the end.
@@ -15,7 +18,7 @@
  * - zip64: 5 GiB of one ~28 MB noisy PNG under many names, stored, forced ZIP64 (local and central
  *   extra fields, ZIP64 end records) with data descriptors.
  *
- * Flags: `--quick` (about 200 MB), `--only=small,large,zip64`, `--keep` (leave the archives),
+ * Flags: `--quick` (about 200 MB), `--only=small,large,zip64`, `--routes=multipart,tus`, `--keep` (leave the archives),
  * `--json` (one JSON line at the end). BENCH_DIR picks where archives go (default: the OS temp dir);
  * BENCH_GATEWAY_NODE_ARGS are node flags for the gateway process (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
  */
@@ -34,6 +37,7 @@ import sharp from 'sharp';
 import yazl from 'yazl';
 import { fixturePhotosDir, freePort, repoRoot, startNatsServer, tempDir } from '@mesh/testing';
 import { objectMeta } from '@mesh/nats';
+import { EVENTS_STREAM, subjects } from '@mesh/contracts';
 import { procStats } from './proc-stats.js';
 
 const args = process.argv.slice(2);
@@ -41,6 +45,9 @@ const QUICK = args.includes('--quick');
 const KEEP = args.includes('--keep');
 const JSON_OUT = args.includes('--json');
 const ONLY = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+/** How the archive reaches the gateway: a multipart POST /upload, or a resumable (tus) upload. */
+type Route = 'multipart' | 'tus';
+const ROUTES = (args.find((a) => a.startsWith('--routes='))?.slice('--routes='.length).split(',') ?? ['multipart', 'tus']) as Route[];
 const BUCKET = 'mesh-chunks';
 const MB = 1e6;
 const MiB = 1024 ** 2;
@@ -62,6 +69,7 @@ interface Archive {
 
 interface Row {
   archive: string;
+  route: Route;
   note: string;
   sizeBytes: number;
   entries: number;
@@ -337,6 +345,58 @@ async function uploadFile(baseUrl: string, file: string, filename: string, timeo
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * A resumable upload: create it (tus POST), send the whole file in one PATCH, then wait for the
+ * job's job.sealed in the stream. Answers the PATCH's status and the sealed chunk count.
+ */
+async function uploadTus(
+  nc: NatsConnection,
+  baseUrl: string,
+  file: string,
+  filename: string,
+  timeoutMs: number,
+): Promise<{ status: number | string; body: string; chunks: number | null }> {
+  const size = (await stat(file)).size;
+  const tus = { 'tus-resumable': '1.0.0' };
+  const created = await fetch(`${baseUrl}/files`, {
+    method: 'POST',
+    headers: { ...tus, 'upload-length': String(size), 'upload-metadata': `filename ${Buffer.from(filename).toString('base64')}` },
+  });
+  if (created.status !== 201) return { status: created.status, body: await created.text(), chunks: null };
+  const location = new URL(created.headers.get('location')!, baseUrl);
+  const jobId = location.pathname.split('/').pop()!;
+  const patched = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = http.request(
+      { host: location.hostname, port: location.port, path: location.pathname, method: 'PATCH', agent: false,
+        headers: { ...tus, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream', 'content-length': String(size) } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    const body = createReadStream(file, { highWaterMark: MiB });
+    body.on('error', (err) => req.destroy(err));
+    body.pipe(req);
+  });
+  if (patched.status !== 204) return { ...patched, chunks: null };
+  const jsm = await jetstreamManager(nc);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const sealed = await jsm.streams.getMessage(EVENTS_STREAM, { last_by_subj: subjects.jobSealed(jobId) }).catch(() => null);
+    if (sealed) {
+      const event = JSON.parse(new TextDecoder().decode(sealed.data)) as { total_chunks: number };
+      return { status: patched.status, body: '', chunks: event.total_chunks };
+    }
+    const failed = await jsm.streams.getMessage(EVENTS_STREAM, { last_by_subj: subjects.jobFailed(jobId) }).catch(() => null);
+    if (failed) return { status: 'job failed', body: new TextDecoder().decode(failed.data), chunks: null };
+    if (Date.now() > deadline) return { status: 0, body: 'no job.sealed in time', chunks: null };
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function purgeObjects(nc: NatsConnection): Promise<void> {
   const jsm = await jetstreamManager(nc);
   await jsm.streams.purge(`OBJ_${BUCKET}`);
@@ -348,8 +408,11 @@ function cpuNow(pid: number): { self: number; other: number } {
   return { self: (u.user + u.system) / 1e6, other: procStats(pid)?.cpu ?? NaN };
 }
 
-async function benchArchive(nc: NatsConnection, natsUrl: string, natsPid: number, dataDir: string, a: Archive): Promise<Row> {
-  log(`\n${a.kind}.zip: ingest through the gateway ...`);
+/** The answer a successful upload gets on each route. */
+const okStatus: Record<Route, number> = { multipart: 202, tus: 204 };
+
+async function benchArchive(nc: NatsConnection, natsUrl: string, natsPid: number, dataDir: string, a: Archive, route: Route): Promise<Row> {
+  log(`\n${a.kind}.zip: ingest through the gateway (${route}) ...`);
   const gateway = await startGateway(natsUrl, dataDir);
   const idle = procStats(gateway.pid);
   const ingestCpu0 = cpuNow(natsPid);
@@ -359,16 +422,20 @@ async function benchArchive(nc: NatsConnection, natsUrl: string, natsPid: number
   const t0 = performance.now();
   let ingest: Row['ingest'];
   try {
-    const res = await uploadFile(gateway.baseUrl, a.file, `${a.kind}.zip`, timeoutMs);
+    let res: { status: number | string; body: string; chunks?: number | null };
+    if (route === 'tus') res = await uploadTus(nc, gateway.baseUrl, a.file, `${a.kind}.zip`, timeoutMs);
+    else res = await uploadFile(gateway.baseUrl, a.file, `${a.kind}.zip`, timeoutMs);
     const seconds = (performance.now() - t0) / 1000;
-    let chunks: number | null = null;
-    try {
-      chunks = (JSON.parse(res.body) as { chunks?: number }).chunks ?? null;
-    } catch {
-      // not JSON: kept as the error text below
+    let chunks: number | null = res.chunks ?? null;
+    if (route === 'multipart') {
+      try {
+        chunks = (JSON.parse(res.body) as { chunks?: number }).chunks ?? null;
+      } catch {
+        // not JSON: kept as the error text below
+      }
     }
     ingest = { status: res.status, seconds, chunks };
-    if (res.status !== 202 || chunks !== a.entries.length) ingest.error = res.body.slice(0, 400);
+    if (res.status !== okStatus[route] || chunks !== a.entries.length) ingest.error = res.body.slice(0, 400);
   } catch (err) {
     ingest = { status: 'error', seconds: (performance.now() - t0) / 1000, chunks: null, error: (err as Error).message };
   }
@@ -376,7 +443,7 @@ async function benchArchive(nc: NatsConnection, natsUrl: string, natsPid: number
   const ingestCpu1 = cpuNow(natsPid);
   const gwLog = gateway.output();
   await gateway.stop();
-  const ok = ingest.status === 202 && ingest.chunks === a.entries.length;
+  const ok = ingest.status === okStatus[route] && ingest.chunks === a.entries.length;
   log(
     `  ${ok ? 'ok' : 'FAILED'}: ${ingest.status} after ${ingest.seconds.toFixed(1)} s, ${ingest.chunks ?? '-'}/${a.entries.length} chunks` +
       `, peak RSS ${(mem.hwm / 1024).toFixed(0)} MiB, gateway CPU ${mem.cpu.toFixed(1)} s`,
@@ -406,6 +473,7 @@ async function benchArchive(nc: NatsConnection, natsUrl: string, natsPid: number
   log(`  raw put: ${rawSeconds.toFixed(1)} s, ${rawMBps.toFixed(1)} MB/s`);
   return {
     archive: `${a.kind}.zip`,
+    route,
     note: a.note,
     sizeBytes: a.size,
     entries: a.entries.length,
@@ -433,14 +501,14 @@ async function benchArchive(nc: NatsConnection, natsUrl: string, natsPid: number
 function table(rows: Row[]): string {
   const sizeOf = (b: number) => (b >= GiB ? `${(b / GiB).toFixed(2)} GiB` : `${(b / MB).toFixed(0)} MB`);
   const lines = [
-    '| archive | size | entries | ingest s | ingest MB/s | raw put MB/s | ratio | gateway peak RSS MiB |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| archive | route | size | entries | ingest s | ingest MB/s | raw put MB/s | ratio | gateway peak RSS MiB |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
     const ok = r.ingestMBps !== null;
     const failed = `failed (${r.ingest.status}${r.ingest.chunks !== null ? `, ${r.ingest.chunks} chunks` : ''})`;
     lines.push(
-      `| ${r.archive} | ${sizeOf(r.sizeBytes)} | ${r.entries} | ${r.ingest.seconds.toFixed(1)} | ${ok ? r.ingestMBps!.toFixed(1) : failed} | ` +
+      `| ${r.archive} | ${r.route} | ${sizeOf(r.sizeBytes)} | ${r.entries} | ${r.ingest.seconds.toFixed(1)} | ${ok ? r.ingestMBps!.toFixed(1) : failed} | ` +
         `${r.rawMBps.toFixed(1)} | ${ok ? r.ratio!.toFixed(2) + 'x' : '-'} | ${r.peakRssMiB.toFixed(0)} |`,
     );
   }
@@ -478,7 +546,7 @@ async function main(): Promise<void> {
     for (const kind of kinds) {
       // One archive on disk at a time keeps the disk use to the largest one plus its copy in the store.
       const archive = await makeArchive(kind, work, { small, large });
-      rows.push(await benchArchive(nc, nats.url, nats.pid!, data.dir, archive));
+      for (const route of ROUTES) rows.push(await benchArchive(nc, nats.url, nats.pid!, data.dir, archive, route));
       if (!KEEP) await rm(archive.file, { force: true });
     }
     const loadAfter = load();
@@ -491,7 +559,7 @@ async function main(): Promise<void> {
     );
     for (const r of rows) {
       log(
-        `  ${r.archive} (${r.note}): gateway idle RSS ${r.idleRssMiB.toFixed(0)} MiB, max sampled VmRSS ${r.sampledMaxRssMiB.toFixed(0)} MiB, ` +
+        `  ${r.archive} ${r.route} (${r.note}): gateway idle RSS ${r.idleRssMiB.toFixed(0)} MiB, max sampled VmRSS ${r.sampledMaxRssMiB.toFixed(0)} MiB, ` +
           `CPU s: ingest ${r.ingest.seconds.toFixed(1)} s wall: gateway ${r.cpu.ingest.gateway.toFixed(1)}, ` +
           `nats-server ${r.cpu.ingest.natsServer.toFixed(1)}, uploading client ${r.cpu.ingest.client.toFixed(1)}; ` +
           `raw put ${r.rawSeconds.toFixed(1)} s wall: client ${r.cpu.raw.client.toFixed(1)}, nats-server ${r.cpu.raw.natsServer.toFixed(1)}` +
