@@ -30,13 +30,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Objm, setSha256Backend } from '@nats-io/obj';
 import sharp from 'sharp';
 import yazl from 'yazl';
 import { fixturePhotosDir, freePort, repoRoot, startNatsServer, tempDir } from '@mesh/testing';
-import { objectMeta } from '@mesh/nats';
+import { connectNats, objectMeta } from '@mesh/nats';
 import { EVENTS_STREAM, subjects } from '@mesh/contracts';
 import { procStats } from './proc-stats.js';
 
@@ -541,7 +541,8 @@ async function main(): Promise<void> {
         `${large.length} noisy PNGs (${large.map((b) => (b.length / MB).toFixed(1)).join(', ')} MB)`,
     );
     log('writing archives ...');
-    nc = await connect({ servers: nats.url });
+    // The raw side connects as the mesh's services do (libs/nats connectNats).
+    nc = await connectNats(nats.url, 'bench-raw');
     const rows: Row[] = [];
     for (const kind of kinds) {
       // One archive on disk at a time keeps the disk use to the largest one plus its copy in the store.
