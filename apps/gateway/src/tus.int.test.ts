@@ -102,12 +102,7 @@ describe('resumable uploads (tus)', function () {
     assert.equal(resumed.status, 204);
     assert.equal(resumed.headers.get('mesh-job-id'), jobId);
 
-    const deadline = Date.now() + 20_000;
-    let events: PipelineEvent[] = [];
-    while (!events.some((e) => e.type === 'job.sealed') && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      events = await storedEvents(nc, jobId);
-    }
+    const events = await eventsUntil(jobId, 'job.sealed');
     assert.deepEqual(chunksOf(events), chunksOf(await storedEvents(nc, plain.job_id)));
     assert.equal(chunksOf(events).length, 3);
     assert.ok(events.some((e) => e.type === 'job.progress' && e.bytes_received > 0), 'bytes received are reported');

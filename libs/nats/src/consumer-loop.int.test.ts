@@ -13,7 +13,7 @@ import {
   subjects,
 } from '@mesh/contracts';
 import { startNatsServer, type NatsServerHandle, waitFor } from '@mesh/testing';
-import { chunkAttemptReporter, connectNats, eventPublisher, provisionMesh, startConsumerLoop } from './index.js';
+import { chunkAttemptReporter, connectNats, eventPublisher, provisionMesh, startConsumerLoop, type ConsumerLoopOptions } from './index.js';
 
 const event = (chunk: string) => ({
   type: 'chunk.ingested' as const,
@@ -39,6 +39,19 @@ async function attempts(nc: NatsConnection): Promise<ChunkAttemptFailed[]> {
 }
 
 
+/** The matting consumer's loop as the tests run it; each test adds its handler and reporter. */
+const matting = (nc: NatsConnection, more: Pick<ConsumerLoopOptions, 'handle' | 'onAttemptFailed'> & Partial<ConsumerLoopOptions>) =>
+  startConsumerLoop({
+    nc,
+    stream: EVENTS_STREAM,
+    durable: durables.matting,
+    concurrency: 1,
+    maxDeliver: 3,
+    heartbeatMs: 1000,
+    log: () => undefined,
+    ...more,
+  });
+
 describe('consumer loop', () => {
   let server: NatsServerHandle;
   let nc: NatsConnection;
@@ -59,15 +72,9 @@ describe('consumer loop', () => {
       await publisher.publish(ChunkIngested, subjects.chunkIngested('job1', c), event(c), messageId('i', 'job1', c));
     }
     const tries = new Map<string, number>();
-    const loop = await startConsumerLoop({
-      nc,
-      stream: EVENTS_STREAM,
-      durable: durables.matting,
+    const loop = await matting(nc, {
       concurrency: 2,
-      maxDeliver: 3,
-      heartbeatMs: 1000,
       backoffMs: 50,
-      log: () => undefined,
       onAttemptFailed: chunkAttemptReporter(publisher, 'matting'),
       handle: async (msg) => {
         const e = parseEvent(ChunkIngested, msg.data, msg.subject);
@@ -100,14 +107,7 @@ describe('consumer loop', () => {
   it('reports a message that breaks its schema against the chunk its subject names', async () => {
     const js = jetstream(nc);
     await js.publish(subjects.chunkIngested('job1', 'bad'), new TextEncoder().encode('{"type":"chunk.ingested"}'));
-    const loop = await startConsumerLoop({
-      nc,
-      stream: EVENTS_STREAM,
-      durable: durables.matting,
-      concurrency: 1,
-      maxDeliver: 3,
-      heartbeatMs: 1000,
-      log: () => undefined,
+    const loop = await matting(nc, {
       onAttemptFailed: chunkAttemptReporter(eventPublisher(nc), 'matting'),
       handle: async (msg) => void parseEvent(ChunkIngested, msg.data, msg.subject),
     });
@@ -128,15 +128,8 @@ describe('consumer loop', () => {
     // A short request timeout, so the outage below outlasts several tries of the handler's publish.
     const impatient = eventPublisher(nc, jetstream(nc, { timeout: 500 }));
     const deliveries: number[] = [];
-    const loop = await startConsumerLoop({
-      nc,
-      stream: EVENTS_STREAM,
-      durable: durables.matting,
-      concurrency: 1,
-      maxDeliver: 3,
-      heartbeatMs: 1000,
+    const loop = await matting(nc, {
       backoffMs: 50,
-      log: () => undefined,
       onAttemptFailed: chunkAttemptReporter(publisher, 'matting'),
       handle: async (msg) => {
         deliveries.push(msg.info.deliveryCount);
