@@ -5,7 +5,7 @@ import { FileStore } from '@tus/file-store';
 import { EVENTS, Server } from '@tus/server';
 import type { ObjectStore } from '@nats-io/obj';
 import { CutoutFormat, JobCreated, JobProgress, subjects } from '@mesh/contracts';
-import type { EventPublisher } from '@mesh/nats';
+import { retryTransient, type EventPublisher } from '@mesh/nats';
 import type { IngestLimits } from './ingest-file.js';
 import { ingestFile } from './ingest-file.js';
 import { finishIngest, IngestStoppedError } from './ingest-outcome.js';
@@ -58,7 +58,7 @@ export async function stopCutters(): Promise<void> {
 interface Cutter {
   /** The file may have grown. */
   notify(): void;
-  /** Stop: the job fails as interrupted with an UploadAbandonedError; a IngestStoppedError leaves it open. */
+  /** Stop: the job fails as interrupted with an UploadAbandonedError; an IngestStoppedError leaves it open. */
   abort(reason: UploadAbandonedError | IngestStoppedError): void;
   readonly done: Promise<void>;
 }
@@ -84,7 +84,7 @@ function startCutter(deps: TusDeps, id: string, size: number, metadata: TusMetad
   // Validated when the upload was created.
   const cutoutFormat = CutoutFormat.safeParse(metadata.cutout_format).data;
   const done = (async () => {
-    const known = await (deps.knownChunks?.(id) ?? Promise.resolve(new Set<string>()));
+    const known = deps.knownChunks ? await retryTransient(() => deps.knownChunks!(id)) : new Set<string>();
     const session = createIngestSession(deps.store, deps.publisher, [filename], {
       jobId: id,
       alreadyOpened: true,
@@ -95,11 +95,13 @@ function startCutter(deps: TusDeps, id: string, size: number, metadata: TusMetad
     await finishIngest(session, () => ingestFile(session, filename, stream, deps.limits), deps.log);
   })()
     .then(
+      // The job is sealed or failed: the file has served.
       () => removeUpload(deps, id),
       (err: unknown) => {
-        if (err instanceof IngestStoppedError) return;
-        deps.log(`gateway: tus upload ${id} failed: ${String(err)}`);
-        return removeUpload(deps, id);
+        // Stopped, or something failed before the job could be ended (NATS out of reach for
+        // longer than the retries): the file stays, and the next sweep cuts it on, or removes it
+        // if its job did end after all.
+        if (!(err instanceof IngestStoppedError)) deps.log(`gateway: tus upload ${id}: ${String(err)}; it will be tried again`);
       },
     )
     .finally(() => cutters.delete(file));
@@ -118,8 +120,8 @@ export const TUS_PATH = '/files';
 /**
  * Resumable uploads (the tus protocol, 1.0.0) beside the multipart route. The tus upload id is the
  * job id: the job opens at creation, so its progress can be watched while bytes arrive, and a cut
- * upload resumes at the offset the server kept. When the last byte is in, the stored file is cut
- * into chunks exactly as a multipart upload is, then removed.
+ * upload resumes at the offset the server kept. The stored file is cut into chunks while it grows,
+ * exactly as a multipart upload is (see startCutter), and removed once its job is sealed.
  */
 export async function createTusServer(deps: TusDeps): Promise<Server> {
   await mkdir(deps.directory, { recursive: true });
@@ -191,11 +193,11 @@ export interface TusHousekeepingOptions {
 
 /**
  * What a restart or an absent client must not leave behind: run once at start-up, then every
- * `sweepIntervalMs`. An upload whose bytes are all in but whose job is still open (the gateway
- * stopped while cutting it, or before it began) is cut now; chunk ids and message ids are the
- * same as on the first try, so nothing is published twice within the stream's duplicate window,
- * and the projection ignores a repeated chunk. An unfinished upload untouched for `expiryMs`
- * fails its job as `interrupted` and is removed. Files of jobs already ended are removed.
+ * `sweepIntervalMs`. An upload with an open job and no cutter (the last gateway stopped or died,
+ * or a cut failed before it could end its job) gets one: it cuts from the first byte, skipping the
+ * chunks the stream already has, and waits for the rest if the upload is unfinished. An upload
+ * whose cutter has had no new byte for `expiryMs` is given up: its job fails as `interrupted`, its
+ * file is removed. Files of jobs already ended are removed.
  */
 export async function tusHousekeeping(deps: TusDeps, opts: TusHousekeepingOptions): Promise<{ sweep(): Promise<void>; stop(): void }> {
   const datastore = new FileStore({ directory: deps.directory });
