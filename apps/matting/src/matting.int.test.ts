@@ -1,24 +1,15 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { loadConfig } from '@mesh/config';
-import {
-  ChunkIngested,
-  ChunkMatted,
-  messageId,
-  objects,
-  parseEvent,
-  subjects,
-  UnsupportedImageError,
-} from '@mesh/contracts';
-import { readObject, runStage, writeObject, type RunningStage } from '@mesh/nats';
+import { ChunkMatted, parseEvent, UnsupportedImageError } from '@mesh/contracts';
+import { readObject } from '@mesh/nats';
 import { fixturePhotosDir, repoRoot, startNatsServer, type NatsServerHandle, waitFor } from '@mesh/testing';
-import { createMattingHandler } from './handler.js';
 import { prepareInput, renderOutputs } from './image.js';
 import { createMatteModel, type MatteModel } from './model.js';
 import { prepareModel } from './prepare-model.js';
+import { startMattingTestStage, type MattingTestStage } from './test-stage.js';
 
 /** Mean of a grey image over a box given in fractions of its width and height. */
 function boxMean(grey: Buffer, width: number, height: number, [x0, x1]: number[], [y0, y1]: number[]): number {
@@ -158,82 +149,22 @@ describe('matting worker with the real model', function () {
 
   describe('as a stage on a real nats-server', () => {
     let server: NatsServerHandle;
-    let stage: RunningStage;
-    const attempts = new Map<string, number>();
-    const events: { subject: string; data: Uint8Array }[] = [];
-    const errors = new Map<string, unknown>();
-    const terminated: { stream_seq: number; deliveries: number }[] = [];
+    let worker: MattingTestStage;
 
     before(async () => {
       server = await startNatsServer();
-      const stageConfig = loadConfig({
-        NATS_URL: server.url,
-        OBJECT_BUCKET: 'matting-test',
-        EVENTS_MAX_AGE_HOURS: '1',
-        ACK_WAIT_SECONDS: '20',
-        MAX_DELIVER: '3',
-        RETRY_BACKOFF_MS: '100',
-      });
-      stage = await runStage({
-        name: 'matting-test',
-        config: stageConfig,
-        durable: 'matting',
-        concurrency: 2,
-        stage: 'matting',
-        createHandler: ({ store, publisher }) => {
-          const handle = createMattingHandler({ store, publisher, model });
-          return async (msg) => {
-            const chunk = msg.subject.split('.')[3] ?? '';
-            attempts.set(chunk, (attempts.get(chunk) ?? 0) + 1);
-            await handle(msg).catch((err: unknown) => {
-              errors.set(chunk, err);
-              throw err;
-            });
-          };
-        },
-      });
-      // JetStream publishes reach core subscribers too: this sees every event the stage emits.
-      const sub = stage.nc.subscribe('chunk.>');
-      void (async () => {
-        for await (const m of sub) events.push({ subject: m.subject, data: m.data });
-      })();
-      // The server's own word that a message was terminated (not left to redelivery).
-      const adv = stage.nc.subscribe('$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.>');
-      void (async () => {
-        for await (const m of adv) terminated.push(m.json());
-      })();
+      worker = await startMattingTestStage({ natsUrl: server.url, bucket: 'matting-test', model, concurrency: 2 });
     });
     after(async () => {
-      await stage?.stop();
+      await worker?.stop();
       await server?.cleanup();
     });
 
-    async function ingest(chunk: string, bytes: Buffer): Promise<void> {
-      const object = objects.original('job1', chunk);
-      await writeObject(stage.store, object, bytes);
-      await stage.publisher.publish(
-        ChunkIngested,
-        subjects.chunkIngested('job1', chunk),
-        {
-          type: 'chunk.ingested',
-          job_id: 'job1',
-          chunk_id: chunk,
-          name: `${chunk}.jpg`,
-          object,
-          content_type: 'image/jpeg',
-          bytes: bytes.length,
-          sha256: createHash('sha256').update(bytes).digest('hex'),
-          ingested_at: new Date().toISOString(),
-        },
-        messageId('chunk.ingested', 'job1', chunk),
-      );
-    }
-
     it('mattes an ingested photo and dead-letters a corrupt one after exactly one delivery', async () => {
-      await ingest('hopper', photo);
-      await ingest('corrupt', photo.subarray(0, 2000));
-      const find = (prefix: string) => events.find((e) => e.subject.startsWith(prefix));
-      await waitFor('the matte and the termination', () => !!find('chunk.matted.job1.hopper') && terminated.length > 0, 45_000);
+      await worker.ingest('hopper', photo);
+      await worker.ingest('corrupt', photo.subarray(0, 2000));
+      const find = (prefix: string) => worker.events.find((e) => e.subject.startsWith(prefix));
+      await waitFor('the matte and the termination', () => !!find('chunk.matted.job1.hopper') && worker.terminated.length > 0, 45_000);
 
       const m = find('chunk.matted.job1.hopper')!;
       const matted = parseEvent(ChunkMatted, m.data, m.subject);
@@ -242,17 +173,17 @@ describe('matting worker with the real model', function () {
         ['job1/hopper/original', 512, 600, path.basename(config.MODEL_PATH)],
       );
       assert.ok(matted.inference_ms > 0);
-      const matte = await sharp(await readObject(stage.store, matted.matte_object)).metadata();
+      const matte = await sharp(await readObject(worker.stage.store, matted.matte_object)).metadata();
       assert.deepEqual([matte.width, matte.height, matte.channels], [512, 600, 1]);
-      const cutout = await sharp(await readObject(stage.store, matted.cutout_object)).metadata();
+      const cutout = await sharp(await readObject(worker.stage.store, matted.cutout_object)).metadata();
       assert.deepEqual([cutout.width, cutout.height, cutout.channels], [512, 600, 4]);
 
-      assert.deepEqual(terminated.map((t) => t.deliveries), [1]);
-      const err = errors.get('corrupt');
+      assert.deepEqual(worker.terminated.map((t) => t.deliveries), [1]);
+      const [err] = worker.errors.get('corrupt') ?? [];
       assert.ok(err instanceof UnsupportedImageError);
       assert.match(err.message, /^cannot decode image: /);
-      assert.equal(attempts.get('corrupt'), 1);
-      assert.equal(attempts.get('hopper'), 1);
+      assert.equal(worker.attempts.get('corrupt'), 1);
+      assert.equal(worker.attempts.get('hopper'), 1);
       assert.ok(!find('chunk.matted.job1.corrupt'), 'no matte for the corrupt image');
     });
   });
