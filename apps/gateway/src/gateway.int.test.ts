@@ -1,44 +1,27 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { Server } from 'node:http';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ObjectStore } from '@nats-io/obj';
 import { PipelineEvent } from '@mesh/contracts';
-import { connectNats, eventPublisher, provisionMesh, readObject } from '@mesh/nats';
-import { openReadModel } from '@mesh/read-model';
-import { fixturePhotosDir, startNatsServer, tempDir, type NatsServerHandle } from '@mesh/testing';
-import { createApp } from './app.js';
-import { makeZip, storedEvents, testLimits } from './test-zip.js';
+import { readObject } from '@mesh/nats';
+import { fixturePhotosDir } from '@mesh/testing';
+import { startTestGateway, type TestGateway } from './test-gateway.js';
+import { makeZip, storedEvents } from './test-zip.js';
 
 
 describe('gateway upload', () => {
-  let server: NatsServerHandle;
+  let gateway: TestGateway;
   let nc: NatsConnection;
   let store: ObjectStore;
-  let http: Server;
   let base: string;
-  let dir: { dir: string; remove: () => Promise<void> };
 
   before(async () => {
-    server = await startNatsServer();
-    dir = await tempDir();
-    nc = await connectNats(server.url, 'gateway-test');
-    store = await provisionMesh(nc, { bucket: 'chunks', eventsMaxAgeHours: 1, ackWaitSeconds: 30, maxDeliver: 3 });
-    const db = openReadModel(path.join(dir.dir, 'mesh.db'));
-    const app = createApp({ nc, store, publisher: eventPublisher(nc), db, limits: testLimits, log: () => undefined });
-    http = app.listen(0, '127.0.0.1');
-    await new Promise((r) => http.once('listening', r));
-    base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    gateway = await startTestGateway('gateway-test');
+    ({ nc, store, base } = gateway);
   });
-  after(async () => {
-    http.close();
-    await nc.close();
-    await server.cleanup();
-    await dir.remove();
-  });
+  after(() => gateway.stop());
 
   const upload = (files: Record<string, Buffer>) => {
     const form = new FormData();

@@ -1,20 +1,16 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { Server } from 'node:http';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
 import tar from 'tar-stream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ObjectStore } from '@nats-io/obj';
 import { PipelineEvent, objects } from '@mesh/contracts';
-import { connectNats, eventPublisher, provisionMesh } from '@mesh/nats';
-import { openReadModel } from '@mesh/read-model';
-import { fixturePhotosDir, startNatsServer, tempDir, type NatsServerHandle } from '@mesh/testing';
-import { createApp } from './app.js';
-import { makeZip, storedEvents, testLimits } from './test-zip.js';
+import { fixturePhotosDir } from '@mesh/testing';
+import { startTestGateway, type TestGateway } from './test-gateway.js';
+import { makeZip, storedEvents } from './test-zip.js';
 
 
 async function makeTar(entries: Record<string, Buffer>, gzip: boolean): Promise<Buffer> {
@@ -45,33 +41,20 @@ async function pixelBomb(w: number, h: number): Promise<Buffer> {
 
 describe('gateway ingest of bad and unusual input', function () {
   this.timeout(60_000);
-  let server: NatsServerHandle;
+  let gateway: TestGateway;
   let nc: NatsConnection;
   let store: ObjectStore;
-  let httpServer: Server;
   let base: string;
-  let dir: { dir: string; remove: () => Promise<void> };
   let grace: Buffer;
   let rocket: Buffer;
 
   before(async () => {
-    server = await startNatsServer();
-    dir = await tempDir();
-    nc = await connectNats(server.url, 'ingest-test');
-    store = await provisionMesh(nc, { bucket: 'chunks', eventsMaxAgeHours: 1, ackWaitSeconds: 30, maxDeliver: 3 });
-    const db = openReadModel(path.join(dir.dir, 'mesh.db'));
-    httpServer = createApp({ nc, store, publisher: eventPublisher(nc), db, limits: testLimits, log: () => undefined }).listen(0, '127.0.0.1');
-    await new Promise((r) => httpServer.once('listening', r));
-    base = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
+    gateway = await startTestGateway('ingest-test');
+    ({ nc, store, base } = gateway);
     grace = await readFile(path.join(fixturePhotosDir(), 'grace_hopper.jpg'));
     rocket = await readFile(path.join(fixturePhotosDir(), 'rocket.jpg'));
   });
-  after(async () => {
-    httpServer.close();
-    await nc.close();
-    await server.cleanup();
-    await dir.remove();
-  });
+  after(() => gateway.stop());
 
   const upload = async (files: Record<string, Buffer>) => {
     const form = new FormData();

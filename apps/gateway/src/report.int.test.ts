@@ -1,47 +1,30 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { Server } from 'node:http';
 import unzipper from 'unzipper';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ObjectStore } from '@nats-io/obj';
 import { PipelineEvent, objects } from '@mesh/contracts';
-import { connectNats, eventPublisher, provisionMesh, readObject, writeObject } from '@mesh/nats';
-import { openReadModel, type Database, type JobReport } from '@mesh/read-model';
-import { fixturePhotosDir, startNatsServer, tempDir, type NatsServerHandle } from '@mesh/testing';
-import { createApp } from './app.js';
+import { readObject, writeObject } from '@mesh/nats';
+import type { Database, JobReport } from '@mesh/read-model';
+import { fixturePhotosDir } from '@mesh/testing';
+import { startTestGateway, type TestGateway } from './test-gateway.js';
 import { groundTruthReasons } from './ingest.js';
-import { makeZip, storedEvents, testLimits } from './test-zip.js';
+import { makeZip, storedEvents } from './test-zip.js';
 
 
 describe('gateway ground truth and job report', () => {
-  let server: NatsServerHandle;
+  let gateway: TestGateway;
   let nc: NatsConnection;
   let store: ObjectStore;
   let db: Database;
-  let http: Server;
   let base: string;
-  let dir: { dir: string; remove: () => Promise<void> };
 
   before(async () => {
-    server = await startNatsServer();
-    dir = await tempDir();
-    nc = await connectNats(server.url, 'gateway-report-test');
-    store = await provisionMesh(nc, { bucket: 'chunks', eventsMaxAgeHours: 1, ackWaitSeconds: 30, maxDeliver: 3 });
-    db = openReadModel(path.join(dir.dir, 'mesh.db'));
-    const app = createApp({ nc, store, publisher: eventPublisher(nc), db, limits: testLimits, log: () => undefined });
-    http = app.listen(0, '127.0.0.1');
-    await new Promise((r) => http.once('listening', r));
-    base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    gateway = await startTestGateway('gateway-report-test');
+    ({ nc, store, db, base } = gateway);
   });
-  after(async () => {
-    http.close();
-    db.close();
-    await nc.close();
-    await server.cleanup();
-    await dir.remove();
-  });
+  after(() => gateway.stop());
 
   it('pairs gt/<name>.png with the image <name>.<ext> beside the folder and stores it before the chunk is published', async () => {
     const photos = fixturePhotosDir();

@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFile, readdir, utimes } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { Server } from 'node:http';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { PipelineEvent, objects } from '@mesh/contracts';
-import { connectNats, eventPublisher, provisionMesh } from '@mesh/nats';
-import { openReadModel } from '@mesh/read-model';
-import { fixturePhotosDir, startNatsServer, tempDir, waitFor, type NatsServerHandle } from '@mesh/testing';
-import { createApp } from './app.js';
+import { fixturePhotosDir, waitFor } from '@mesh/testing';
+import { startTestGateway, type TestGateway } from './test-gateway.js';
 import { makeZip, storedEvents, testLimits } from './test-zip.js';
 import { ingestedChunks, jobState } from './job-state.js';
 import { createTusServer, stopCutters, tusHousekeeping, type TusDeps } from './tus.js';
@@ -23,39 +19,26 @@ const chunksOf = (events: PipelineEvent[]) =>
 
 describe('resumable uploads (tus)', function () {
   this.timeout(60_000);
-  let server: NatsServerHandle;
+  let gateway: TestGateway;
   let nc: NatsConnection;
-  let httpServer: Server;
   let base: string;
-  let dir: { dir: string; remove: () => Promise<void> };
   let tusDeps: TusDeps;
 
   before(async () => {
-    server = await startNatsServer();
-    dir = await tempDir();
-    nc = await connectNats(server.url, 'tus-test');
-    const store = await provisionMesh(nc, { bucket: 'chunks', eventsMaxAgeHours: 1, ackWaitSeconds: 30, maxDeliver: 3 });
-    const publisher = eventPublisher(nc);
-    tusDeps = {
-      store,
-      publisher,
-      limits: testLimits,
-      directory: path.join(dir.dir, 'tus'),
-      log: () => undefined,
-      knownChunks: (id) => ingestedChunks(nc, id),
-    };
-    const tus = await createTusServer(tusDeps);
-    const db = openReadModel(path.join(dir.dir, 'mesh.db'));
-    httpServer = createApp({ nc, store, publisher, db, tus, limits: testLimits, log: () => undefined }).listen(0, '127.0.0.1');
-    await new Promise((r) => httpServer.once('listening', r));
-    base = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
+    gateway = await startTestGateway('tus-test', async (parts) => {
+      tusDeps = {
+        store: parts.store,
+        publisher: parts.publisher,
+        limits: testLimits,
+        directory: path.join(parts.dir, 'tus'),
+        log: () => undefined,
+        knownChunks: (id) => ingestedChunks(parts.nc, id),
+      };
+      return createTusServer(tusDeps);
+    });
+    ({ nc, base } = gateway);
   });
-  after(async () => {
-    httpServer.close();
-    await nc.close();
-    await server.cleanup();
-    await dir.remove();
-  });
+  after(() => gateway.stop());
 
   it('resumes an upload cut midway and ends with the same chunks as an uninterrupted one', async () => {
     const photos = fixturePhotosDir();
