@@ -73,7 +73,14 @@ const cutters = new Map<string, Cutter>();
  * the cutter's position are independent. Chunks that a previous gateway already published for
  * this job (`knownChunks`) are counted, not stored or published again.
  */
-function startCutter(deps: TusDeps, id: string, size: number, metadata: TusMetadata): Cutter {
+function startCutter(
+  deps: TusDeps,
+  id: string,
+  size: number,
+  metadata: TusMetadata,
+  /** The upload may have been cut before (by a gateway that stopped): look up its known chunks. */
+  resumed: boolean,
+): Cutter {
   const file = path.join(deps.directory, id);
   const running = cutters.get(file);
   if (running) return running;
@@ -84,7 +91,7 @@ function startCutter(deps: TusDeps, id: string, size: number, metadata: TusMetad
   // Validated when the upload was created.
   const cutoutFormat = CutoutFormat.safeParse(metadata.cutout_format).data;
   const done = (async () => {
-    const known = deps.knownChunks ? await retryTransient(() => deps.knownChunks!(id)) : new Set<string>();
+    const known = resumed && deps.knownChunks ? await retryTransient(() => deps.knownChunks!(id)) : new Set<string>();
     const session = createIngestSession(deps.store, deps.publisher, [filename], {
       jobId: id,
       alreadyOpened: true,
@@ -153,14 +160,14 @@ export async function createTusServer(deps: TusDeps): Promise<Server> {
     onUploadFinish: async (_req, upload) => {
       // The cutter has been reading since the upload was created (or since this gateway started);
       // it ends by itself at the last byte. The client is answered now and follows the job's status.
-      const cutter = startCutter(deps, upload.id, upload.size ?? upload.offset, upload.metadata ?? {});
+      const cutter = startCutter(deps, upload.id, upload.size ?? upload.offset, upload.metadata ?? {}, true);
       cutter.notify();
       return { headers: { 'Mesh-Job-Id': upload.id } };
     },
   });
   // The file exists once the upload is created: cut it from its first bytes.
   server.on(EVENTS.POST_CREATE, (_req, upload) => {
-    if (upload.size !== undefined) startCutter(deps, upload.id, upload.size, upload.metadata ?? {});
+    if (upload.size !== undefined) startCutter(deps, upload.id, upload.size, upload.metadata ?? {}, false);
   });
   server.on(EVENTS.POST_TERMINATE, (_req, _res, id) => {
     cutters.get(path.join(deps.directory, id))?.abort(new UploadAbandonedError('the resumable upload was deleted by its client', 0));
@@ -224,7 +231,7 @@ export async function tusHousekeeping(deps: TusDeps, opts: TusHousekeepingOption
     // An open job whose upload no cutter follows: the last gateway process stopped while (or
     // before) cutting it. Cut it from the start; the chunks it already published are skipped.
     deps.log(`gateway: tus upload ${id} (${upload.offset} of ${upload.size} bytes) has an open job: cutting it`);
-    startCutter(deps, id, upload.size, upload.metadata ?? {});
+    startCutter(deps, id, upload.size, upload.metadata ?? {}, true);
   };
   const sweep = async () => {
     const names = await readdir(deps.directory).catch(() => [] as string[]);
