@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { RetryableError, UnsupportedImageError } from '@mesh/contracts';
+import { RetryableError, UnsupportedImageError, type CutoutFormat } from '@mesh/contracts';
 import { isOutOfMemory } from './failures.js';
 import { MODEL_SIZE } from './isnet.js';
 
@@ -59,8 +59,6 @@ export interface RenderedOutputs {
   cutout: Buffer;
 }
 
-/** File format of the cut-out (the job's choice). */
-export type CutoutFormat = 'png' | 'webp';
 
 // zlib level 2 instead of 6: about 30% less encoding time for a few percent more bytes (bench).
 const PNG: sharp.PngOptions = { compressionLevel: 2 };

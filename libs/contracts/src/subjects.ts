@@ -1,3 +1,5 @@
+import type { CutoutFormat } from './events/job-created.js';
+
 /** Every subject the mesh publishes, built in one place. Ids are single subject tokens. */
 export const subjects = {
   jobCreated: (jobId: string) => `job.created.${jobId}` as const,
@@ -68,7 +70,7 @@ export const durables = {
 export const objects = {
   original: (jobId: string, chunkId: string) => `${jobId}/${chunkId}/original`,
   matte: (jobId: string, chunkId: string) => `${jobId}/${chunkId}/matte.png`,
-  cutout: (jobId: string, chunkId: string, format: 'png' | 'webp' = 'png') => `${jobId}/${chunkId}/cutout.${format}`,
+  cutout: (jobId: string, chunkId: string, format: CutoutFormat = 'png') => `${jobId}/${chunkId}/cutout.${format}`,
   comparison: (jobId: string, chunkId: string) => `${jobId}/${chunkId}/comparison.jpg`,
   /** Small JPEG of the comparison, inlined in job reports. */
   thumbnail: (jobId: string, chunkId: string) => `${jobId}/${chunkId}/thumbnail.jpg`,
