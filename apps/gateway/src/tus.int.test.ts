@@ -167,6 +167,9 @@ describe('resumable uploads (tus)', function () {
       'each chunk announced once, with the cut-out format chosen at creation',
     );
     assert.deepEqual(await nuids(), before, 'the chunks cut before the restart were not stored again');
+    const last = events.find((e) => e.type === 'job.progress' && e.bytes_received === zip.length);
+    assert.ok(last?.type === 'job.progress', 'progress reports every byte');
+    assert.ok(last.chunks_found >= 2, `progress reports the chunks found while the bytes arrived (${last.chunks_found})`);
     await waitForFiles(jobId, false);
   });
 

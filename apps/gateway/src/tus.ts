@@ -11,7 +11,7 @@ import { ingestFile } from './ingest-file.js';
 import { finishIngest, IngestStoppedError } from './ingest-outcome.js';
 import { followFile } from './follow-file.js';
 import { UploadInterruptedError } from './upload.js';
-import { createIngestSession } from './ingest.js';
+import { createIngestSession, type IngestSession } from './ingest.js';
 import type { JobState } from './job-state.js';
 
 export interface TusDeps {
@@ -58,6 +58,8 @@ export async function stopCutters(): Promise<void> {
 interface Cutter {
   /** The file may have grown. */
   notify(): void;
+  /** Chunks found so far. */
+  chunks(): number;
   /** Stop: the job fails as interrupted with an UploadAbandonedError; an IngestStoppedError leaves it open. */
   abort(reason: UploadAbandonedError | IngestStoppedError): void;
   readonly done: Promise<void>;
@@ -90,16 +92,18 @@ function startCutter(
   const filename = metadata.filename ?? 'upload';
   // Validated when the upload was created.
   const cutoutFormat = CutoutFormat.safeParse(metadata.cutout_format).data;
+  let session: IngestSession | undefined;
   const done = (async () => {
     const known = resumed && deps.knownChunks ? await retryTransient(() => deps.knownChunks!(id)) : new Set<string>();
-    const session = createIngestSession(deps.store, deps.publisher, [filename], {
+    session = createIngestSession(deps.store, deps.publisher, [filename], {
       jobId: id,
       alreadyOpened: true,
       ...(cutoutFormat ? { cutoutFormat } : {}),
       ...(known.size > 0 ? { knownChunks: known } : {}),
     });
+    const cut = session;
     const stream = followFile(file, { size, signal: controller.signal, grown });
-    await finishIngest(session, () => ingestFile(session, filename, stream, deps.limits), deps.log);
+    await finishIngest(cut, () => ingestFile(cut, filename, stream, deps.limits), deps.log);
   })()
     .then(
       // The job is sealed or failed: the file has served.
@@ -114,6 +118,7 @@ function startCutter(
     .finally(() => cutters.delete(file));
   const cutter: Cutter = {
     notify: () => wake?.(),
+    chunks: () => session?.chunks ?? 0,
     abort: (reason) => controller.abort(reason),
     done,
   };
@@ -177,7 +182,14 @@ export async function createTusServer(deps: TusDeps): Promise<Server> {
       .publish(
         JobProgress,
         subjects.jobProgress(id),
-        { type: 'job.progress', job_id: id, bytes_received: offset, chunks_found: 0, at: new Date().toISOString() },
+        {
+          type: 'job.progress',
+          job_id: id,
+          bytes_received: offset,
+          // What the cutter, which follows the bytes as they land, has found so far.
+          chunks_found: cutters.get(path.join(deps.directory, id))?.chunks() ?? 0,
+          at: new Date().toISOString(),
+        },
         `progress:${id}:${offset}`,
       )
       .catch(() => undefined);
