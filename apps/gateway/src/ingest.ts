@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import type { ObjectInfo, ObjectStore } from '@nats-io/obj';
+import type { ObjectStore } from '@nats-io/obj';
 import { ChunkIngested, JobCreated, JobFailed, JobProgress, JobSealed, messageId, objects, subjects, type CutoutFormat } from '@mesh/contracts';
-import { digestToHex, objectMeta, retryTransient, writeObject, type EventPublisher } from '@mesh/nats';
+import { digestToHex, putObject, retryTransient, writeObject, type EventPublisher, type StoredObject } from '@mesh/nats';
 import { groundTruthKey } from './image-names.js';
 
 export interface Skipped {
@@ -99,20 +99,10 @@ async function skipRest(rest: AsyncIterator<Buffer> | undefined): Promise<void> 
   if (rest) for (let n = await rest.next(); !n.done; n = await rest.next());
 }
 
-/**
- * An entry as a web stream for the object store: its pieces as they came (the store cuts its own
- * chunks), then the rest as it arrives.
- */
-function entryStream(entry: EntryStart): ReadableStream<Uint8Array> {
-  let i = 0;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (i < entry.parts.length) return controller.enqueue(entry.parts[i++]!);
-      const next = entry.rest ? await entry.rest.next() : { done: true as const, value: undefined };
-      if (next.done) controller.close();
-      else controller.enqueue(next.value);
-    },
-  });
+/** An entry's pieces for the object store: those already read, as they came, then the rest as it arrives. */
+async function* entryPieces(entry: EntryStart): AsyncGenerator<Buffer> {
+  yield* entry.parts;
+  if (entry.rest) for (let n = await entry.rest.next(); !n.done; n = await entry.rest.next()) yield n.value;
 }
 
 export function chunkIdFor(index: number): string {
@@ -235,7 +225,7 @@ export function createIngestSession(
         chunks++;
         return;
       }
-      const publish = async (info: ObjectInfo) => {
+      const publish = async (info: StoredObject) => {
         // Stored before chunk.ingested: the comparison stage reads "no object" as "no ground truth".
         if (gt) await writeObject(store, objects.groundTruth(jobId, chunkId), gt.data);
         await publisher.publish(
@@ -262,10 +252,10 @@ export function createIngestSession(
       if (whole.rest === undefined) {
         chunks++;
         // Held in memory, so a transient NATS failure can be tried again from the start.
-        await track(retryTransient(() => store.put(objectMeta(object), entryStream(whole))).then(publish), whole.size);
+        await track(retryTransient(() => putObject(store, object, whole.parts)).then(publish), whole.size);
       } else {
         // A large one streams through now; if it is refused midway, it is not a chunk.
-        const info = await store.put(objectMeta(object), entryStream(whole));
+        const info = await putObject(store, object, entryPieces(whole));
         chunks++;
         await track(publish(info), 0);
       }

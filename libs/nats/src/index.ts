@@ -6,7 +6,9 @@ export type { ConsumerLoop, ConsumerLoopOptions, AttemptFailure } from './consum
 export { eventPublisher } from './publish.js';
 export type { EventPublisher } from './publish.js';
 export { chunkAttemptReporter, reasonOf } from './failures.js';
-export { readObject, objectStream, writeObject, digestToHex, objectMeta, OBJECT_CHUNK_BYTES } from './objects.js';
+export { readObject, objectStream, writeObject, digestToHex, objectMeta } from './objects.js';
+export { putObject, OBJECT_CHUNK_BYTES, OBJECT_PUT_WINDOW } from './object-writer.js';
+export type { StoredObject } from './object-writer.js';
 export { runStage } from './stage.js';
 export type { StageContext, StageOptions, RunningStage } from './stage.js';
 export { replayDeadLetter, DeadLetterNotFoundError } from './replay.js';

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { ObjectStore, ObjectStoreMeta } from '@nats-io/obj';
 import { ObjectMissingError } from '@mesh/contracts';
 import { retryTransient } from './transient.js';
+import { OBJECT_CHUNK_BYTES } from './object-writer.js';
 
 /**
  * Read a whole object (images a worker decodes anyway); throws ObjectMissingError if absent. Tried
@@ -22,19 +23,16 @@ export async function objectStream(store: ObjectStore, name: string): Promise<Re
   return stream;
 }
 
-/**
- * Size of the messages an object is cut into: 1 MiB (the server's default max_payload, which caps
- * it) instead of the client's 128 KiB, so a 30 MB photo is 30 acknowledged publishes, not 240:
- * about 1.7x the put rate for large objects, the same for small ones (bench:ingest).
- */
-export const OBJECT_CHUNK_BYTES = 1024 * 1024;
-
-/** Metadata for a new object: its name, and the mesh's chunk size. */
+/** Metadata for a new object written with the client's `put`: its name, and the mesh's chunk size. */
 export function objectMeta(name: string): ObjectStoreMeta {
   return { name, options: { max_chunk_size: OBJECT_CHUNK_BYTES } };
 }
 
-/** Write a buffer as one object (tried again after a transient NATS failure; see retryTransient). */
+/**
+ * Write a buffer as one object with the client's `putBlob` (the stages' outputs: a few, small,
+ * whole; the gateway streams uploads with putObject). Tried again after a transient NATS failure
+ * (see retryTransient).
+ */
 export async function writeObject(store: ObjectStore, name: string, data: Uint8Array): Promise<void> {
   await retryTransient(() => store.putBlob(objectMeta(name), data));
 }
