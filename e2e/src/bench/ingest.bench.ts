@@ -7,8 +7,10 @@
  *   the 202 answer; and a resumable upload (tus `POST /files`, then one `PATCH` of the whole file),
  *   timed from the POST until the job's `job.sealed` is in the stream (the gateway cuts the file while
  *   it grows);
- * - raw put: the same image payloads put with the @nats-io/obj client from this process, one object
- *   per image, sequentially, into the gateway's own bucket: the ceiling the gateway can reach.
+ * - raw put: the same image payloads put from this process, one object per image, sequentially, into
+ *   the gateway's own bucket: the ceiling the gateway can reach. Twice: with the @nats-io/obj client's
+ *   `putBlob`, and with the mesh's own writer (`putObject`, which the gateway uses); the ratio is
+ *   given against each.
  * The gateway's VmRSS is sampled every 100 ms and its VmHWM read at the end.
  *
  * Archives (default, about 5.8 GB in all; `--quick`: about 200 MB):
@@ -19,11 +21,12 @@
  *   extra fields, ZIP64 end records) with data descriptors.
  *
  * Flags: `--quick` (about 200 MB), `--only=small,large,zip64`, `--routes=multipart,tus`, `--keep` (leave the archives),
- * `--json` (one JSON line at the end). BENCH_DIR picks where archives go (default: the OS temp dir);
- * BENCH_GATEWAY_NODE_ARGS are node flags for the gateway process (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
+ * `--repeat=N` (N rounds of every measurement, with their medians), `--json` (one JSON line at the end). BENCH_DIR picks where archives go (default: the OS temp dir);
+ * BENCH_GATEWAY_NODE_ARGS are node flags for the gateway process (e.g. `--cpu-prof --cpu-prof-dir=DIR`,
+ * `--trace-gc`); BENCH_GATEWAY_LOG names a file that gets the gateway's output.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
+import { appendFileSync, createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
@@ -36,7 +39,7 @@ import { Objm, setSha256Backend } from '@nats-io/obj';
 import sharp from 'sharp';
 import yazl from 'yazl';
 import { fixturePhotosDir, freePort, repoRoot, startNatsServer, tempDir } from '@mesh/testing';
-import { connectNats, objectMeta } from '@mesh/nats';
+import { connectNats, objectMeta, putObject } from '@mesh/nats';
 import { EVENTS_STREAM, subjects } from '@mesh/contracts';
 import { procStats } from './proc-stats.js';
 
@@ -44,6 +47,7 @@ const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
 const KEEP = args.includes('--keep');
 const JSON_OUT = args.includes('--json');
+const REPEAT = Math.max(1, Number(args.find((a) => a.startsWith('--repeat='))?.slice('--repeat='.length) ?? 1));
 const ONLY = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 /** How the archive reaches the gateway: a multipart POST /upload, or a resumable (tus) upload. */
 type Route = 'multipart' | 'tus';
@@ -76,9 +80,15 @@ interface Row {
   payloadBytes: number;
   ingest: { status: number | string; seconds: number; chunks: number | null; error?: string };
   ingestMBps: number | null;
+  round: number;
+  /** The @nats-io/obj client's putBlob. */
   rawSeconds: number;
   rawMBps: number;
   ratio: number | null;
+  /** The mesh's own writer (putObject), as the gateway stores. */
+  meshRawSeconds: number;
+  meshRawMBps: number;
+  meshRatio: number | null;
   peakRssMiB: number;
   sampledMaxRssMiB: number;
   idleRssMiB: number;
@@ -87,6 +97,7 @@ interface Row {
   cpu: {
     ingest: { gateway: number; natsServer: number; client: number };
     raw: { natsServer: number; client: number };
+    meshRaw: { natsServer: number; client: number };
   };
 }
 
@@ -239,7 +250,9 @@ async function startGateway(natsUrl: string, dataDir: string): Promise<Gateway> 
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const logFile = process.env.BENCH_GATEWAY_LOG;
   const keep = (d: Buffer) => {
+    if (logFile) appendFileSync(logFile, d);
     out += d.toString();
     if (out.length > 200_000) out = out.slice(-100_000);
   };
@@ -411,8 +424,16 @@ function cpuNow(pid: number): { self: number; other: number } {
 /** The answer a successful upload gets on each route. */
 const okStatus: Record<Route, number> = { multipart: 202, tus: 204 };
 
-async function benchArchive(nc: NatsConnection, natsUrl: string, natsPid: number, dataDir: string, a: Archive, route: Route): Promise<Row> {
-  log(`\n${a.kind}.zip: ingest through the gateway (${route}) ...`);
+async function benchArchive(
+  nc: NatsConnection,
+  natsUrl: string,
+  natsPid: number,
+  dataDir: string,
+  a: Archive,
+  route: Route,
+  round: number,
+): Promise<Row> {
+  log(`\n${a.kind}.zip: ingest through the gateway (${route}${REPEAT > 1 ? `, round ${round}` : ''}) ...`);
   const gateway = await startGateway(natsUrl, dataDir);
   const idle = procStats(gateway.pid);
   const ingestCpu0 = cpuNow(natsPid);
@@ -459,18 +480,23 @@ async function benchArchive(nc: NatsConnection, natsUrl: string, natsPid: number
   // The same client settings as the mesh's services (libs/nats): native SHA-256, 1 MiB chunks.
   setSha256Backend('native');
   const store = await new Objm(nc).open(BUCKET);
-  const rawCpu0 = cpuNow(natsPid);
-  const t1 = performance.now();
-  let i = 0;
-  for (const e of a.entries) {
-    await store.putBlob(objectMeta(`bench-raw/${a.kind}/c${String(++i).padStart(7, '0')}/original`), a.payloads[e.payload]!);
-  }
-  const rawSeconds = (performance.now() - t1) / 1000;
-  const rawCpu1 = cpuNow(natsPid);
-  await purgeObjects(nc);
+  const names = a.entries.map((_, i) => `bench-raw/${a.kind}/c${String(i + 1).padStart(7, '0')}/original`);
+  const rawPut = async (put: (name: string, data: Buffer) => Promise<unknown>) => {
+    const cpu0 = cpuNow(natsPid);
+    const t = performance.now();
+    for (const [i, e] of a.entries.entries()) await put(names[i]!, a.payloads[e.payload]!);
+    const seconds = (performance.now() - t) / 1000;
+    const cpu1 = cpuNow(natsPid);
+    await purgeObjects(nc);
+    return { seconds, natsServer: cpu1.other - cpu0.other, client: cpu1.self - cpu0.self };
+  };
+  const raw = await rawPut((name, data) => store.putBlob(objectMeta(name), data));
+  const meshRaw = await rawPut((name, data) => putObject(store, name, [data]));
+  const rawSeconds = raw.seconds;
   const rawMBps = a.payloadBytes / MB / rawSeconds;
+  const meshRawMBps = a.payloadBytes / MB / meshRaw.seconds;
   const ingestMBps = ok ? a.payloadBytes / MB / ingest.seconds : null;
-  log(`  raw put: ${rawSeconds.toFixed(1)} s, ${rawMBps.toFixed(1)} MB/s`);
+  log(`  raw put: client putBlob ${rawSeconds.toFixed(1)} s, ${rawMBps.toFixed(1)} MB/s; mesh putObject ${meshRaw.seconds.toFixed(1)} s, ${meshRawMBps.toFixed(1)} MB/s`);
   return {
     archive: `${a.kind}.zip`,
     route,
@@ -480,9 +506,13 @@ async function benchArchive(nc: NatsConnection, natsUrl: string, natsPid: number
     payloadBytes: a.payloadBytes,
     ingest,
     ingestMBps,
+    round,
     rawSeconds,
     rawMBps,
     ratio: ingestMBps === null ? null : ingestMBps / rawMBps,
+    meshRawSeconds: meshRaw.seconds,
+    meshRawMBps,
+    meshRatio: ingestMBps === null ? null : ingestMBps / meshRawMBps,
     peakRssMiB: mem.hwm / 1024,
     sampledMaxRssMiB: mem.maxRss / 1024,
     idleRssMiB: (idle?.rss ?? 0) / 1024,
@@ -493,7 +523,8 @@ async function benchArchive(nc: NatsConnection, natsUrl: string, natsPid: number
         natsServer: ingestCpu1.other - ingestCpu0.other,
         client: ingestCpu1.self - ingestCpu0.self,
       },
-      raw: { natsServer: rawCpu1.other - rawCpu0.other, client: rawCpu1.self - rawCpu0.self },
+      raw: { natsServer: raw.natsServer, client: raw.client },
+      meshRaw: { natsServer: meshRaw.natsServer, client: meshRaw.client },
     },
   };
 }
@@ -501,15 +532,43 @@ async function benchArchive(nc: NatsConnection, natsUrl: string, natsPid: number
 function table(rows: Row[]): string {
   const sizeOf = (b: number) => (b >= GiB ? `${(b / GiB).toFixed(2)} GiB` : `${(b / MB).toFixed(0)} MB`);
   const lines = [
-    '| archive | route | size | entries | ingest s | ingest MB/s | raw put MB/s | ratio | gateway peak RSS MiB |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| archive | route | size | entries | ingest s | ingest MB/s | raw putBlob MB/s | ratio | raw putObject MB/s | ratio | gateway peak RSS MiB |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
     const ok = r.ingestMBps !== null;
     const failed = `failed (${r.ingest.status}${r.ingest.chunks !== null ? `, ${r.ingest.chunks} chunks` : ''})`;
     lines.push(
       `| ${r.archive} | ${r.route} | ${sizeOf(r.sizeBytes)} | ${r.entries} | ${r.ingest.seconds.toFixed(1)} | ${ok ? r.ingestMBps!.toFixed(1) : failed} | ` +
-        `${r.rawMBps.toFixed(1)} | ${ok ? r.ratio!.toFixed(2) + 'x' : '-'} | ${r.peakRssMiB.toFixed(0)} |`,
+        `${r.rawMBps.toFixed(1)} | ${ok ? r.ratio!.toFixed(2) + 'x' : '-'} | ` +
+        `${r.meshRawMBps.toFixed(1)} | ${ok ? r.meshRatio!.toFixed(2) + 'x' : '-'} | ${r.peakRssMiB.toFixed(0)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** With --repeat: per archive and route, the median of each figure over the rounds, and the ratios' range. */
+function medianTable(rows: Row[]): string {
+  const lines = [
+    '| archive | route | rounds | ingest MB/s | raw putBlob MB/s | ratio (range) | raw putObject MB/s | ratio (range) | gateway peak RSS MiB |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  const keys = [...new Set(rows.map((r) => `${r.archive} ${r.route}`))];
+  for (const key of keys) {
+    const rs = rows.filter((r) => `${r.archive} ${r.route}` === key && r.ingestMBps !== null);
+    if (rs.length === 0) continue;
+    const range = (xs: number[]) => `${median(xs).toFixed(2)}x (${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)})`;
+    lines.push(
+      `| ${rs[0]!.archive} | ${rs[0]!.route} | ${rs.length} | ${median(rs.map((r) => r.ingestMBps!)).toFixed(1)} | ` +
+        `${median(rs.map((r) => r.rawMBps)).toFixed(1)} | ${range(rs.map((r) => r.ratio!))} | ` +
+        `${median(rs.map((r) => r.meshRawMBps)).toFixed(1)} | ${range(rs.map((r) => r.meshRatio!))} | ` +
+        `${Math.max(...rs.map((r) => r.peakRssMiB)).toFixed(0)} |`,
     );
   }
   return lines.join('\n');
@@ -547,15 +606,19 @@ async function main(): Promise<void> {
     for (const kind of kinds) {
       // One archive on disk at a time keeps the disk use to the largest one plus its copy in the store.
       const archive = await makeArchive(kind, work, { small, large });
-      for (const route of ROUTES) rows.push(await benchArchive(nc, nats.url, nats.pid!, data.dir, archive, route));
+      for (let round = 1; round <= REPEAT; round++) {
+        for (const route of ROUTES) rows.push(await benchArchive(nc, nats.url, nats.pid!, data.dir, archive, route, round));
+      }
       if (!KEEP) await rm(archive.file, { force: true });
     }
     const loadAfter = load();
     const summary = `${os.availableParallelism()} cores, load average ${loadBefore} before, ${loadAfter} after`;
     log('\n' + table(rows));
+    if (REPEAT > 1) log('\nMedians over the rounds:\n\n' + medianTable(rows));
     log(
-      `\nMB = 10^6 bytes of image payload (what lands in the object store); ingest until the 202 answer; ` +
-        `raw put = the same payloads with @nats-io/obj putBlob, one object at a time; ratio = ingest / raw (target >= 0.8x); ` +
+      `\nMB = 10^6 bytes of image payload (what lands in the object store); ingest until the 202 answer (tus: until job.sealed); ` +
+        `raw put = the same payloads, one object at a time, with the @nats-io/obj client's putBlob and with the mesh's putObject; ` +
+        `ratio = ingest / raw (target >= 0.8x); ` +
         `peak RSS = the gateway's VmHWM (target < 300 MB for 5 GiB).`,
     );
     for (const r of rows) {
@@ -563,7 +626,8 @@ async function main(): Promise<void> {
         `  ${r.archive} ${r.route} (${r.note}): gateway idle RSS ${r.idleRssMiB.toFixed(0)} MiB, max sampled VmRSS ${r.sampledMaxRssMiB.toFixed(0)} MiB, ` +
           `CPU s: ingest ${r.ingest.seconds.toFixed(1)} s wall: gateway ${r.cpu.ingest.gateway.toFixed(1)}, ` +
           `nats-server ${r.cpu.ingest.natsServer.toFixed(1)}, uploading client ${r.cpu.ingest.client.toFixed(1)}; ` +
-          `raw put ${r.rawSeconds.toFixed(1)} s wall: client ${r.cpu.raw.client.toFixed(1)}, nats-server ${r.cpu.raw.natsServer.toFixed(1)}` +
+          `raw putBlob ${r.rawSeconds.toFixed(1)} s wall: client ${r.cpu.raw.client.toFixed(1)}, nats-server ${r.cpu.raw.natsServer.toFixed(1)}; ` +
+          `raw putObject ${r.meshRawSeconds.toFixed(1)} s wall: client ${r.cpu.meshRaw.client.toFixed(1)}, nats-server ${r.cpu.meshRaw.natsServer.toFixed(1)}` +
           (r.ingest.error ? `; answer: ${r.ingest.error.replace(/\s+/g, ' ').slice(0, 200)}` : ''),
       );
     }
