@@ -10,6 +10,7 @@ import type { IngestLimits } from './ingest-file.js';
 import { ingestFile } from './ingest-file.js';
 import { finishIngest, IngestStoppedError } from './ingest-outcome.js';
 import { followFile } from './follow-file.js';
+import { BatchingFileStore } from './tus-store.js';
 import { UploadInterruptedError } from './upload.js';
 import { createIngestSession, type IngestSession } from './ingest.js';
 import type { JobState } from './job-state.js';
@@ -139,7 +140,7 @@ export async function createTusServer(deps: TusDeps): Promise<Server> {
   await mkdir(deps.directory, { recursive: true });
   const server = new Server({
     path: TUS_PATH,
-    datastore: new FileStore({ directory: deps.directory }),
+    datastore: new BatchingFileStore({ directory: deps.directory }),
     maxSize: deps.limits.maxUploadSize,
     relativeLocation: true,
     postReceiveInterval: 1000,

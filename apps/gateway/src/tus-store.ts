@@ -1,0 +1,54 @@
+import { open } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { FileStore } from '@tus/file-store';
+import { ERRORS } from '@tus/utils';
+
+/** Bytes gathered before one write: 1 MiB, where the request's pieces are 64 KiB. */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+
+/**
+ * tus's FileStore, writing a PATCH's bytes in batches of up to 1 MiB (one positioned `writev` each)
+ * instead of one write per 64 KiB piece through a file stream: each write is a round trip to
+ * libuv's threads, and on a busy 2-core machine those round trips were a sixth of the gateway's
+ * time on a tus upload (bench:ingest). The file's size stays the upload's offset, as FileStore
+ * reads it back: bytes are written in order, and what is gathered is written before the request
+ * ends, however it ends.
+ */
+export class BatchingFileStore extends FileStore {
+  override async write(readable: Readable, id: string, offset: number): Promise<number> {
+    const file = path.resolve(this.directory, id);
+    if (path.dirname(file) !== path.resolve(this.directory)) throw ERRORS.FILE_NOT_FOUND;
+    const handle = await open(file, 'r+');
+    let position = offset;
+    let batch: Buffer[] = [];
+    let batched = 0;
+    const flush = async () => {
+      if (batched === 0) return;
+      const pieces = batch;
+      const bytes = batched;
+      batch = [];
+      batched = 0;
+      const { bytesWritten } = await handle.writev(pieces, position);
+      position += bytesWritten;
+      if (bytesWritten !== bytes) throw new Error(`short write: ${bytesWritten} of ${bytes} bytes`);
+    };
+    try {
+      try {
+        for await (const piece of readable) {
+          batch.push(piece as Buffer);
+          batched += (piece as Buffer).length;
+          if (batched >= WRITE_BATCH_BYTES) await flush();
+        }
+      } finally {
+        // A request that broke off keeps what arrived before the break.
+        await flush();
+      }
+    } catch {
+      throw ERRORS.FILE_WRITE_ERROR;
+    } finally {
+      await handle.close();
+    }
+    return position;
+  }
+}
