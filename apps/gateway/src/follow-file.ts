@@ -14,6 +14,56 @@ export interface FollowOptions {
   grown: () => Promise<void>;
   /** Bytes per read (1 MiB; each read is a round trip to libuv's threads). */
   readBytes?: number;
+  /** Bytes just written to the file, taken from memory instead of read back where they are held. */
+  recent?: RecentWrites;
+}
+
+/** Bytes held for a follower at most (the writer's latest; older ones are read from the file). */
+const RECENT_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The latest bytes written to a followed file, by position, held a moment so the follower takes
+ * them from memory instead of reading them back from disk: while it keeps up with the writer, every
+ * byte of an upload crosses the disk once, not twice. At most `maxBytes` are held; the oldest are
+ * dropped first, and the follower reads those from the file as before.
+ */
+export class RecentWrites {
+  private entries: { position: number; pieces: Buffer[]; bytes: number }[] = [];
+  private held = 0;
+
+  constructor(private readonly maxBytes = RECENT_BYTES) {}
+
+  /** `pieces` were written at `position`, in order, and are never written to again. */
+  add(position: number, pieces: readonly Uint8Array[]): void {
+    const views = pieces.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+    const bytes = views.reduce((n, v) => n + v.length, 0);
+    if (bytes === 0) return;
+    this.entries.push({ position, pieces: views, bytes });
+    this.held += bytes;
+    while (this.held > this.maxBytes) this.held -= this.entries.shift()!.bytes;
+  }
+
+  /** The held bytes that start at `position`, as written (the first one cut where it must); undefined if none. */
+  take(position: number): Buffer[] | undefined {
+    for (;;) {
+      const e = this.entries[0];
+      if (!e || e.position > position) return undefined;
+      this.entries.shift();
+      this.held -= e.bytes;
+      if (e.position + e.bytes <= position) continue;
+      let skip = position - e.position;
+      const out: Buffer[] = [];
+      for (const piece of e.pieces) {
+        if (skip >= piece.length) {
+          skip -= piece.length;
+          continue;
+        }
+        out.push(skip > 0 ? piece.subarray(skip) : piece);
+        skip = 0;
+      }
+      return out;
+    }
+  }
 }
 
 /**
@@ -35,6 +85,15 @@ export function followFile(file: string, opts: FollowOptions): Readable {
         let buffer = Buffer.allocUnsafe(readBytes);
         while (position < opts.size) {
           opts.signal.throwIfAborted();
+          const held = opts.recent?.take(position);
+          if (held) {
+            idleMs = MIN_IDLE_MS;
+            for (const piece of held) {
+              position += piece.length;
+              yield piece;
+            }
+            continue;
+          }
           const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, opts.size - position), position);
           if (bytesRead === 0) {
             await Promise.race([opts.grown(), sleep(idleMs), stop]);

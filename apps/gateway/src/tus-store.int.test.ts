@@ -42,6 +42,30 @@ describe('tus file store (batched writes)', () => {
     assert.equal((await store.getUpload('u1')).offset, data.length);
   });
 
+  it('tells of each batch once it is in the file, with its position and bytes', async () => {
+    const told: { position: number; bytes: Buffer }[] = [];
+    store = new BatchingFileStore({
+      directory: dir.dir,
+      onWritten: (id, position, written) => {
+        assert.equal(id, 'u3');
+        told.push({ position, bytes: Buffer.concat(written) });
+      },
+    });
+    const data = randomBytes(2 * 1024 * KiB + 100);
+    await create('u3', data.length);
+    await store.write(pieces(data), 'u3', 0);
+
+    assert.deepEqual(
+      told.map((t) => [t.position, t.bytes.length]),
+      [
+        [0, 1024 * KiB],
+        [1024 * KiB, 1024 * KiB],
+        [2048 * KiB, 100],
+      ],
+    );
+    assert.ok(Buffer.concat(told.map((t) => t.bytes)).equals(data));
+  });
+
   it('keeps the bytes that arrived before a request broke off, so the client resumes there', async () => {
     const data = randomBytes(2 * 1024 * KiB);
     await create('u2', data.length);

@@ -9,7 +9,7 @@ import { retryTransient, type EventPublisher } from '@mesh/nats';
 import type { IngestLimits } from './ingest-file.js';
 import { ingestFile } from './ingest-file.js';
 import { finishIngest, IngestStoppedError } from './ingest-outcome.js';
-import { followFile } from './follow-file.js';
+import { followFile, RecentWrites } from './follow-file.js';
 import { BatchingFileStore } from './tus-store.js';
 import { UploadInterruptedError } from './upload.js';
 import { createIngestSession, type IngestSession } from './ingest.js';
@@ -59,6 +59,8 @@ export async function stopCutters(): Promise<void> {
 interface Cutter {
   /** The file may have grown. */
   notify(): void;
+  /** These bytes were just written at `position` (taken from memory if the cut is there). */
+  written(position: number, pieces: readonly Uint8Array[]): void;
   /** Chunks found so far. */
   chunks(): number;
   /** Stop: the job fails as interrupted with an UploadAbandonedError; an IngestStoppedError leaves it open. */
@@ -90,6 +92,7 @@ function startCutter(
   const controller = new AbortController();
   let wake: (() => void) | undefined;
   const grown = () => new Promise<void>((resolve) => (wake = resolve));
+  const recent = new RecentWrites();
   const filename = metadata.filename ?? 'upload';
   // Validated when the upload was created.
   const cutoutFormat = CutoutFormat.safeParse(metadata.cutout_format).data;
@@ -103,7 +106,7 @@ function startCutter(
       ...(known.size > 0 ? { knownChunks: known } : {}),
     });
     const cut = session;
-    const stream = followFile(file, { size, signal: controller.signal, grown });
+    const stream = followFile(file, { size, signal: controller.signal, grown, recent });
     await finishIngest(cut, () => ingestFile(cut, filename, stream, deps.limits), deps.log);
   })()
     .then(
@@ -119,6 +122,10 @@ function startCutter(
     .finally(() => cutters.delete(file));
   const cutter: Cutter = {
     notify: () => wake?.(),
+    written: (position, pieces) => {
+      recent.add(position, pieces);
+      wake?.();
+    },
     chunks: () => session?.chunks ?? 0,
     abort: (reason) => controller.abort(reason),
     done,
@@ -140,7 +147,10 @@ export async function createTusServer(deps: TusDeps): Promise<Server> {
   await mkdir(deps.directory, { recursive: true });
   const server = new Server({
     path: TUS_PATH,
-    datastore: new BatchingFileStore({ directory: deps.directory }),
+    datastore: new BatchingFileStore({
+      directory: deps.directory,
+      onWritten: (id, position, pieces) => cutters.get(path.join(deps.directory, id))?.written(position, pieces),
+    }),
     maxSize: deps.limits.maxUploadSize,
     relativeLocation: true,
     postReceiveInterval: 1000,
