@@ -26,6 +26,7 @@
  * `--trace-gc`); BENCH_GATEWAY_LOG names a file that gets the gateway's output.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { appendFileSync, createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
@@ -302,7 +303,8 @@ function sampleRss(pid: number): { stop(): { maxRss: number; hwm: number; cpu: n
 // The upload: a multipart body built around a file read stream, so memory stays bounded here too
 
 async function uploadFile(baseUrl: string, file: string, filename: string, timeoutMs: number): Promise<{ status: number; body: string }> {
-  const boundary = `----mesh-bench-${Date.now().toString(16)}`;
+  // Shaped like curl's (24 dashes, 16 hex digits), the client README shows.
+  const boundary = `${'-'.repeat(24)}${randomBytes(8).toString('hex')}`;
   const head = Buffer.from(
     `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\n` +
       `Content-Type: application/zip\r\n\r\n`,
