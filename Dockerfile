@@ -19,4 +19,5 @@ COPY --from=build /mesh /mesh
 ARG APP=gateway
 ENV APP=${APP} NODE_ENV=production
 USER node
-CMD ["sh", "-c", "exec node apps/${APP}/dist/main.js"]
+# apps/<app>/node-flags: the service's node flags, if it has any (npm start and the tests read it too).
+CMD ["sh", "-c", "exec node $(cat apps/${APP}/node-flags 2>/dev/null) apps/${APP}/dist/main.js"]

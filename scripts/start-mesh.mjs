@@ -3,7 +3,7 @@
 // JetStream store and SQLite under ./data, CPU inference, gateway on port 8000.
 // Set NATS_URL to use a NATS server of your own instead of starting one.
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,9 +70,15 @@ if (!natsUrl) {
   natsUrl = 'nats://127.0.0.1:4222';
 }
 
+// A service's node flags, if it has any: apps/<app>/node-flags (one line; the Dockerfile reads it too).
+function nodeFlags(app) {
+  const file = path.join(root, 'apps', app, 'node-flags');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim().split(/\s+/).filter(Boolean) : [];
+}
+
 const env = { NATS_URL: natsUrl, DATA_DIR: dataDir };
 for (const app of ['status-projector', 'matting', 'comparison', 'gateway']) {
-  run(app, process.execPath, [path.join(root, 'apps', app, 'dist', 'main.js')], env);
+  run(app, process.execPath, [...nodeFlags(app), path.join(root, 'apps', app, 'dist', 'main.js')], env);
 }
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort, repoRoot } from '@mesh/testing';
 
@@ -6,6 +7,15 @@ import { freePort, repoRoot } from '@mesh/testing';
 export const SERVICES = ['status-projector', 'matting', 'comparison', 'gateway'] as const;
 
 export type ServiceName = (typeof SERVICES)[number];
+
+/**
+ * The node flags a service runs with: `apps/<name>/node-flags`, one line, read by every launcher
+ * (the Dockerfile, `npm start`, these tests, the benches). Only the gateway has one.
+ */
+export function nodeFlags(name: string): string[] {
+  const file = path.join(repoRoot(), 'apps', name, 'node-flags');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim().split(/\s+/).filter(Boolean) : [];
+}
 
 export interface RunningMesh {
   baseUrl: string;
@@ -23,7 +33,7 @@ export async function startServices(natsUrl: string, dataDir: string, env: NodeJ
   const port = await freePort();
   let log = '';
   const spawnService = (name: ServiceName): ChildProcess => {
-    const child = spawn(process.execPath, [path.join(root, 'apps', name, 'dist', 'main.js')], {
+    const child = spawn(process.execPath, [...nodeFlags(name), path.join(root, 'apps', name, 'dist', 'main.js')], {
       cwd: root,
       env: {
         ...process.env,

@@ -43,6 +43,7 @@ import { fixturePhotosDir, freePort, repoRoot, startNatsServer, tempDir } from '
 import { connectNats, objectMeta, putObject } from '@mesh/nats';
 import { EVENTS_STREAM, subjects } from '@mesh/contracts';
 import { procStats } from './proc-stats.js';
+import { nodeFlags } from '../services.js';
 
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
@@ -235,10 +236,11 @@ interface Gateway {
 
 async function startGateway(natsUrl: string, dataDir: string): Promise<Gateway> {
   const port = await freePort();
-  // e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where the gateway spends its time.
+  // Its own flags (apps/gateway/node-flags), as deployed; then e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+  // to see where the gateway spends its time.
   const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   let out = '';
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, path.join(repoRoot(), 'apps', 'gateway', 'dist', 'main.js')], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags('gateway'), ...nodeArgs, path.join(repoRoot(), 'apps', 'gateway', 'dist', 'main.js')], {
     cwd: repoRoot(),
     env: {
       ...process.env,
