@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { ObjectStore } from '@nats-io/obj';
 import { ChunkIngested, JobCreated, JobFailed, JobProgress, JobSealed, messageId, objects, subjects, type CutoutFormat } from '@mesh/contracts';
-import { digestToHex, putObject, retryTransient, writeObject, type EventPublisher, type StoredObject } from '@mesh/nats';
+import { digestToHex, putObject, retryTransient, sendObject, writeObject, type EventPublisher, type StoredObject } from '@mesh/nats';
 import { groundTruthKey } from './image-names.js';
 
 export interface Skipped {
@@ -254,10 +254,11 @@ export function createIngestSession(
         // Held in memory, so a transient NATS failure can be tried again from the start.
         await track(retryTransient(() => putObject(store, object, whole.parts)).then(publish), whole.size);
       } else {
-        // A large one streams through now; if it is refused midway, it is not a chunk.
-        const info = await putObject(store, object, entryPieces(whole));
+        // A large one streams through now; if it is refused midway, it is not a chunk. Once its
+        // bytes are sent, the next entry is read while its last acks come back.
+        const sent = await sendObject(store, object, entryPieces(whole));
         chunks++;
-        await track(publish(info), 0);
+        await track(sent.stored.then(publish), 0);
       }
     },
     async addGroundTruth(name, key, data) {

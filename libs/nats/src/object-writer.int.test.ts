@@ -4,7 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
 import { startNatsServer, type NatsServerHandle } from '@mesh/testing';
-import { connectNats, digestToHex, provisionMesh, putObject, readObject, OBJECT_CHUNK_BYTES } from './index.js';
+import { connectNats, digestToHex, provisionMesh, putObject, readObject, sendObject, OBJECT_CHUNK_BYTES } from './index.js';
 
 const MiB = 1024 * 1024;
 
@@ -100,6 +100,23 @@ describe('putObject (the mesh object writer)', function () {
 
     assert.equal((await jsm.streams.info('OBJ_b')).state.messages, before);
     assert.ok((await readObject(store, 'kept')).equals(earlier));
+  });
+
+  it('hands back once the bytes are sent; the object is there once `stored` settles', async () => {
+    const data = randomBytes(4 * MiB + 1);
+    const sent = await sendObject(store, 'sent', slowly(cut(data, [MiB / 2, MiB / 2])));
+    const stored = await sent.stored;
+    assert.equal(stored.size, data.length);
+    assert.ok((await readObject(store, 'sent')).equals(data));
+  });
+
+  it('rejects the send itself when the source breaks, not `stored`', async () => {
+    async function* breaks(): AsyncGenerator<Buffer> {
+      yield randomBytes(MiB + 5);
+      throw new Error('entry refused');
+    }
+    await assert.rejects(sendObject(store, 'refused', breaks()), /entry refused/);
+    assert.equal(await store.info('refused'), null);
   });
 
   it('refuses a name the object store cannot spell', async () => {
