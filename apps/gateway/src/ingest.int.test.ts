@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -95,6 +96,25 @@ describe('gateway ingest of bad and unusual input', function () {
     const names = [];
     for await (const info of await store.list()) names.push(info.name);
     assert.ok(names.every((n) => n.startsWith(`${body.job_id}/`) || !n.includes('escape')), 'nothing written outside the job');
+  });
+
+  it('stores an image too large to hold (over 16 MiB) as it streams, byte for byte, beside a small one', async () => {
+    // Noise does not compress: a 17 MiB PNG, read and stored piece by piece rather than whole.
+    const side = 2450;
+    const noise = Buffer.alloc(side * side * 3);
+    for (let i = 0; i < noise.length; i++) noise[i] = (i * 2654435761) >>> 24;
+    const big = await sharp(noise, { raw: { width: side, height: side, channels: 3 } }).png({ compressionLevel: 0 }).toBuffer();
+    assert.ok(big.length > 16 * 1024 * 1024);
+
+    const res = await upload({ 'big.png': big, 'rocket.jpg': rocket });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.equal(res.body.chunks, 2);
+    const events = (await storedEvents(nc, res.body.job_id)).flatMap((e) => (e.type === 'chunk.ingested' ? [e] : []));
+    const bigEvent = events.find((e) => e.name === 'big.png');
+    assert.equal(bigEvent?.bytes, big.length);
+    assert.equal(bigEvent?.sha256, createHash('sha256').update(big).digest('hex'));
+    const stored = await store.getBlob(bigEvent!.object);
+    assert.ok(stored && Buffer.from(stored).equals(big));
   });
 
   it('keeps the chunks read before an archive breaks, and says where it broke', async () => {
