@@ -20,6 +20,8 @@
  * - zip64: 5 GiB of one ~28 MB noisy PNG under many names, stored, forced ZIP64 (local and central
  *   extra fields, ZIP64 end records) with data descriptors.
  *
+ * The upload is sent by curl in its own process (`--client=node`: from this process with node:http).
+ *
  * Flags: `--quick` (about 200 MB), `--only=small,large,zip64`, `--routes=multipart,tus`, `--keep` (leave the archives),
  * `--repeat=N` (N rounds of every measurement, with their medians), `--json` (one JSON line at the end). BENCH_DIR picks where archives go (default: the OS temp dir);
  * BENCH_GATEWAY_NODE_ARGS are node flags for the gateway process (e.g. `--cpu-prof --cpu-prof-dir=DIR`,
@@ -42,7 +44,7 @@ import yazl from 'yazl';
 import { fixturePhotosDir, freePort, repoRoot, startNatsServer, tempDir } from '@mesh/testing';
 import { connectNats, objectMeta, putObject } from '@mesh/nats';
 import { EVENTS_STREAM, subjects } from '@mesh/contracts';
-import { procStats } from './proc-stats.js';
+import { exitedChildrenCpu, procStats } from './proc-stats.js';
 import { nodeFlags } from '../services.js';
 
 const args = process.argv.slice(2);
@@ -53,6 +55,9 @@ const REPEAT = Math.max(1, Number(args.find((a) => a.startsWith('--repeat='))?.s
 const ONLY = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 /** How the archive reaches the gateway: a multipart POST /upload, or a resumable (tus) upload. */
 type Route = 'multipart' | 'tus';
+/** Who uploads: curl (default; the client README shows, in its own process) or this process's node:http. */
+const CLIENT = (args.find((a) => a.startsWith('--client='))?.slice('--client='.length) ?? 'curl') as 'curl' | 'node';
+if (CLIENT !== 'curl' && CLIENT !== 'node') throw new Error(`--client: curl or node, not ${String(CLIENT)}`);
 const ROUTES = (args.find((a) => a.startsWith('--routes='))?.slice('--routes='.length).split(',') ?? ['multipart', 'tus']) as Route[];
 const BUCKET = 'mesh-chunks';
 const MB = 1e6;
@@ -302,7 +307,43 @@ function sampleRss(pid: number): { stop(): { maxRss: number; hwm: number; cpu: n
 }
 
 // ---------------------------------------------------------------------------------------------
-// The upload: a multipart body built around a file read stream, so memory stays bounded here too
+// The upload by curl, as README's commands send it: its own process, like a user's machine.
+
+/** Runs curl with these arguments; answers the HTTP status and the body it printed. */
+function curl(curlArgs: string[], timeoutMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('curl', ['-sS', '--max-time', String(Math.ceil(timeoutMs / 1000)), '-w', '\n%{http_code}', ...curlArgs], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const cut = out.lastIndexOf('\n');
+      const status = Number(out.slice(cut + 1));
+      if (code !== 0 && !status) reject(new Error(`curl exited ${code}: ${err.trim()}`));
+      else resolve({ status, body: out.slice(0, Math.max(0, cut)) });
+    });
+  });
+}
+
+/** `curl -F file=@archive.zip .../upload` */
+function uploadFileCurl(baseUrl: string, file: string, filename: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return curl(['-F', `file=@${file};type=application/zip;filename=${filename}`, new URL('/upload', baseUrl).href], timeoutMs);
+}
+
+/** `curl -X PATCH <upload> ... -T archive.zip`: the whole file in one PATCH. */
+function patchCurl(url: URL, file: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return curl(
+    ['-X', 'PATCH', '-H', 'Tus-Resumable: 1.0.0', '-H', 'Upload-Offset: 0', '-H', 'Content-Type: application/offset+octet-stream', '-T', file, url.href],
+    timeoutMs,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The upload from this process (--client=node): a multipart body built around a file read stream, so memory stays bounded here too
 
 async function uploadFile(baseUrl: string, file: string, filename: string, timeoutMs: number): Promise<{ status: number; body: string }> {
   // Shaped like curl's (24 dashes, 16 hex digits), the client README shows.
@@ -382,7 +423,7 @@ async function uploadTus(
   if (created.status !== 201) return { status: created.status, body: await created.text(), chunks: null };
   const location = new URL(created.headers.get('location')!, baseUrl);
   const jobId = location.pathname.split('/').pop()!;
-  const patched = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+  const patched = CLIENT === 'curl' ? await patchCurl(location, file, timeoutMs) : await new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = http.request(
       { host: location.hostname, port: location.port, path: location.pathname, method: 'PATCH', agent: false,
         headers: { ...tus, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream', 'content-length': String(size) } },
@@ -419,10 +460,13 @@ async function purgeObjects(nc: NatsConnection): Promise<void> {
   await jsm.streams.purge(`OBJ_${BUCKET}`);
 }
 
-/** CPU seconds used so far by this process and by another. */
+/**
+ * CPU seconds used so far by this process with its exited children (curl, once it ends; the gateway
+ * is waited for only after its side is read) and by another process.
+ */
 function cpuNow(pid: number): { self: number; other: number } {
   const u = process.cpuUsage();
-  return { self: (u.user + u.system) / 1e6, other: procStats(pid)?.cpu ?? NaN };
+  return { self: (u.user + u.system) / 1e6 + exitedChildrenCpu(), other: procStats(pid)?.cpu ?? NaN };
 }
 
 /** The answer a successful upload gets on each route. */
@@ -449,6 +493,7 @@ async function benchArchive(
   try {
     let res: { status: number | string; body: string; chunks?: number | null };
     if (route === 'tus') res = await uploadTus(nc, gateway.baseUrl, a.file, `${a.kind}.zip`, timeoutMs);
+    else if (CLIENT === 'curl') res = await uploadFileCurl(gateway.baseUrl, a.file, `${a.kind}.zip`, timeoutMs);
     else res = await uploadFile(gateway.baseUrl, a.file, `${a.kind}.zip`, timeoutMs);
     const seconds = (performance.now() - t0) / 1000;
     let chunks: number | null = res.chunks ?? null;
@@ -620,7 +665,7 @@ async function main(): Promise<void> {
     log('\n' + table(rows));
     if (REPEAT > 1) log('\nMedians over the rounds:\n\n' + medianTable(rows));
     log(
-      `\nMB = 10^6 bytes of image payload (what lands in the object store); ingest until the 202 answer (tus: until job.sealed); ` +
+      `\nMB = 10^6 bytes of image payload (what lands in the object store); uploaded by ${CLIENT}; ingest until the 202 answer (tus: until job.sealed); ` +
         `raw put = the same payloads, one object at a time, with the @nats-io/obj client's putBlob and with the mesh's putObject; ` +
         `ratio = ingest / raw (target >= 0.8x); ` +
         `peak RSS = the gateway's VmHWM (target < 300 MB for 5 GiB).`,
@@ -629,7 +674,7 @@ async function main(): Promise<void> {
       log(
         `  ${r.archive} ${r.route} (${r.note}): gateway idle RSS ${r.idleRssMiB.toFixed(0)} MiB, max sampled VmRSS ${r.sampledMaxRssMiB.toFixed(0)} MiB, ` +
           `CPU s: ingest ${r.ingest.seconds.toFixed(1)} s wall: gateway ${r.cpu.ingest.gateway.toFixed(1)}, ` +
-          `nats-server ${r.cpu.ingest.natsServer.toFixed(1)}, uploading client ${r.cpu.ingest.client.toFixed(1)}; ` +
+          `nats-server ${r.cpu.ingest.natsServer.toFixed(1)}, uploading client (${CLIENT} + bench) ${r.cpu.ingest.client.toFixed(1)}; ` +
           `raw putBlob ${r.rawSeconds.toFixed(1)} s wall: client ${r.cpu.raw.client.toFixed(1)}, nats-server ${r.cpu.raw.natsServer.toFixed(1)}; ` +
           `raw putObject ${r.meshRawSeconds.toFixed(1)} s wall: client ${r.cpu.meshRaw.client.toFixed(1)}, nats-server ${r.cpu.meshRaw.natsServer.toFixed(1)}` +
           (r.ingest.error ? `; answer: ${r.ingest.error.replace(/\s+/g, ' ').slice(0, 200)}` : ''),
