@@ -48,4 +48,53 @@ describe('recent writes (bytes a file follower takes from memory)', () => {
     assert.equal(piece!.toString(), 'hi');
     assert.equal(piece!.buffer, bytes.buffer);
   });
+
+  describe('pacing the writer', () => {
+    /** Whether `p` has settled after the pending callbacks ran. */
+    const settled = async (p: Promise<void>) => {
+      let done = false;
+      void p.then(() => (done = true));
+      await new Promise((r) => setImmediate(r));
+      return done;
+    };
+
+    it('lets the writer on while it is at most half of what is held ahead of the follower', async () => {
+      const recent = new RecentWrites(8);
+      recent.add(0, [Buffer.from('abcd')]);
+      assert.equal(await settled(recent.paced(4)), true);
+    });
+
+    it('holds the writer further ahead until the follower takes the bytes, then lets it on', async () => {
+      const recent = new RecentWrites(8);
+      recent.add(0, [Buffer.from('abcd')]);
+      recent.add(4, [Buffer.from('efgh')]);
+      const waiting = recent.paced(8);
+      assert.equal(await settled(waiting), false);
+      assert.equal(text(recent.take(0)), 'abcd');
+      // The follower asks at 4: 8 - 4 is half of the 8 held, so the writer goes on.
+      assert.equal(recent.take(4)?.length, 1);
+      assert.equal(await settled(waiting), true);
+    });
+
+    it('lets the writer on after half a second if the follower does not move, and no longer waits for it', async () => {
+      const recent = new RecentWrites(8);
+      recent.add(0, [Buffer.from('abcdefgh')]);
+      const t0 = Date.now();
+      await recent.paced(8);
+      const waited = Date.now() - t0;
+      assert.ok(waited >= 450 && waited < 2000, `waited ${waited} ms`);
+      recent.add(8, [Buffer.from('ijklmnop')]);
+      assert.equal(await settled(recent.paced(16)), true);
+    });
+
+    it('lets every waiting writer on when the follower ends, and holds nothing after', async () => {
+      const recent = new RecentWrites(8);
+      recent.add(0, [Buffer.from('abcdefgh')]);
+      const waiting = recent.paced(8);
+      recent.end();
+      assert.equal(await settled(waiting), true);
+      recent.add(8, [Buffer.from('ij')]);
+      assert.equal(recent.take(8), undefined);
+    });
+  });
 });

@@ -59,8 +59,11 @@ export async function stopCutters(): Promise<void> {
 interface Cutter {
   /** The file may have grown. */
   notify(): void;
-  /** These bytes were just written at `position` (taken from memory if the cut is there). */
-  written(position: number, pieces: readonly Uint8Array[]): void;
+  /**
+   * These bytes were just written at `position` (taken from memory if the cut is there); resolves
+   * when the next may be written (the cut is close enough behind, or has stopped).
+   */
+  written(position: number, pieces: readonly Uint8Array[]): Promise<void>;
   /** Chunks found so far. */
   chunks(): number;
   /** Stop: the job fails as interrupted with an UploadAbandonedError; an IngestStoppedError leaves it open. */
@@ -119,12 +122,16 @@ function startCutter(
         if (!(err instanceof IngestStoppedError)) deps.log(`gateway: tus upload ${id}: ${String(err)}; it will be tried again`);
       },
     )
-    .finally(() => cutters.delete(file));
+    .finally(() => {
+      recent.end();
+      cutters.delete(file);
+    });
   const cutter: Cutter = {
     notify: () => wake?.(),
     written: (position, pieces) => {
       recent.add(position, pieces);
       wake?.();
+      return recent.paced(position + pieces.reduce((n, p) => n + p.byteLength, 0));
     },
     chunks: () => session?.chunks ?? 0,
     abort: (reason) => controller.abort(reason),
