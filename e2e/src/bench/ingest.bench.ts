@@ -11,7 +11,9 @@
  *   the gateway's own bucket: the ceiling the gateway can reach. Twice: with the @nats-io/obj client's
  *   `putBlob`, and with the mesh's own writer (`putObject`, which the gateway uses); the ratio is
  *   given against each.
- * The gateway's VmRSS is sampled every 100 ms and its VmHWM read at the end.
+ * The gateway's VmRSS is sampled every 100 ms and its VmHWM read at the end. Round N runs the three
+ * sides in an order rotated N-1 times (ingest, putBlob, putObject; then putBlob first; ...), so
+ * whatever one side leaves the machine falls on each side in turn.
  *
  * Archives (default, about 5.8 GB in all; `--quick`: about 200 MB):
  * - small: ~3000 JPEGs of 50-200 KB (a few distinct ones made from the fixture photos, reused under
@@ -37,7 +39,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { Objm, setSha256Backend } from '@nats-io/obj';
 import sharp from 'sharp';
 import yazl from 'yazl';
@@ -481,54 +483,57 @@ async function benchArchive(
   route: Route,
   round: number,
 ): Promise<Row> {
-  log(`\n${a.kind}.zip: ingest through the gateway (${route}${REPEAT > 1 ? `, round ${round}` : ''}) ...`);
-  const gateway = await startGateway(natsUrl, dataDir);
-  const idle = procStats(gateway.pid);
-  const ingestCpu0 = cpuNow(natsPid);
-  const sampler = sampleRss(gateway.pid);
-  // Generous: a stuck upload must not hold the run forever (2 MB/s floor, 2 minutes at least).
-  const timeoutMs = Math.max(120_000, (a.size / (2 * MB)) * 1000);
-  const t0 = performance.now();
-  let ingest: Row['ingest'];
-  try {
-    let res: { status: number | string; body: string; chunks?: number | null };
-    if (route === 'tus') res = await uploadTus(nc, gateway.baseUrl, a.file, `${a.kind}.zip`, timeoutMs);
-    else if (CLIENT === 'curl') res = await uploadFileCurl(gateway.baseUrl, a.file, `${a.kind}.zip`, timeoutMs);
-    else res = await uploadFile(gateway.baseUrl, a.file, `${a.kind}.zip`, timeoutMs);
-    const seconds = (performance.now() - t0) / 1000;
-    let chunks: number | null = res.chunks ?? null;
-    if (route === 'multipart') {
-      try {
-        chunks = (JSON.parse(res.body) as { chunks?: number }).chunks ?? null;
-      } catch {
-        // not JSON: kept as the error text below
+  log(`\n${a.kind}.zip${REPEAT > 1 ? `, round ${round}` : ''}:`);
+  const runIngest = async () => {
+    log(`${a.kind}.zip: ingest through the gateway (${route}) ...`);
+    const gateway = await startGateway(natsUrl, dataDir);
+    const idle = procStats(gateway.pid);
+    const ingestCpu0 = cpuNow(natsPid);
+    const sampler = sampleRss(gateway.pid);
+    // Generous: a stuck upload must not hold the run forever (2 MB/s floor, 2 minutes at least).
+    const timeoutMs = Math.max(120_000, (a.size / (2 * MB)) * 1000);
+    const t0 = performance.now();
+    let ingest: Row['ingest'];
+    try {
+      let res: { status: number | string; body: string; chunks?: number | null };
+      if (route === 'tus') res = await uploadTus(nc, gateway.baseUrl, a.file, `${a.kind}.zip`, timeoutMs);
+      else if (CLIENT === 'curl') res = await uploadFileCurl(gateway.baseUrl, a.file, `${a.kind}.zip`, timeoutMs);
+      else res = await uploadFile(gateway.baseUrl, a.file, `${a.kind}.zip`, timeoutMs);
+      const seconds = (performance.now() - t0) / 1000;
+      let chunks: number | null = res.chunks ?? null;
+      if (route === 'multipart') {
+        try {
+          chunks = (JSON.parse(res.body) as { chunks?: number }).chunks ?? null;
+        } catch {
+          // not JSON: kept as the error text below
+        }
       }
+      ingest = { status: res.status, seconds, chunks };
+      if (res.status !== okStatus[route] || chunks !== a.entries.length) ingest.error = res.body.slice(0, 400);
+    } catch (err) {
+      ingest = { status: 'error', seconds: (performance.now() - t0) / 1000, chunks: null, error: (err as Error).message };
     }
-    ingest = { status: res.status, seconds, chunks };
-    if (res.status !== okStatus[route] || chunks !== a.entries.length) ingest.error = res.body.slice(0, 400);
-  } catch (err) {
-    ingest = { status: 'error', seconds: (performance.now() - t0) / 1000, chunks: null, error: (err as Error).message };
-  }
-  const mem = sampler.stop();
-  const ingestCpu1 = cpuNow(natsPid);
-  const gwLog = gateway.output();
-  await gateway.stop();
-  const ok = ingest.status === okStatus[route] && ingest.chunks === a.entries.length;
-  log(
-    `  ${ok ? 'ok' : 'FAILED'}: ${ingest.status} after ${ingest.seconds.toFixed(1)} s, ${ingest.chunks ?? '-'}/${a.entries.length} chunks` +
-      `, peak RSS ${(mem.hwm / 1024).toFixed(0)} MiB, gateway CPU ${mem.cpu.toFixed(1)} s`,
-  );
-  if (!ok) {
-    log(`  answer: ${ingest.error ?? ''}`);
-    const tailLines = gwLog.trim().split('\n').slice(-8).join('\n    ');
-    if (tailLines) log(`  gateway log (tail):\n    ${tailLines}`);
-  }
-  await purgeObjects(nc);
-
-  log(`${a.kind}.zip: raw object-store put of the same ${a.entries.length} payloads ...`);
+    const mem = sampler.stop();
+    const ingestCpu1 = cpuNow(natsPid);
+    const gwLog = gateway.output();
+    await gateway.stop();
+    const ok = ingest.status === okStatus[route] && ingest.chunks === a.entries.length;
+    log(
+      `  ${ok ? 'ok' : 'FAILED'}: ${ingest.status} after ${ingest.seconds.toFixed(1)} s, ${ingest.chunks ?? '-'}/${a.entries.length} chunks` +
+        `, peak RSS ${(mem.hwm / 1024).toFixed(0)} MiB, gateway CPU ${mem.cpu.toFixed(1)} s`,
+    );
+    if (!ok) {
+      log(`  answer: ${ingest.error ?? ''}`);
+      const tailLines = gwLog.trim().split('\n').slice(-8).join('\n    ');
+      if (tailLines) log(`  gateway log (tail):\n    ${tailLines}`);
+    }
+    await purgeObjects(nc);
+    return { ingest, ok, mem, idle, ingestCpu0, ingestCpu1 };
+  };
   // The same client settings as the mesh's services (libs/nats): native SHA-256, 1 MiB chunks.
   setSha256Backend('native');
-  const store = await new Objm(nc).open(BUCKET);
+  // As the gateway provisions it (libs/nats provisionMesh), for a round whose raw side runs first.
+  const store = await new Objm(nc).create(BUCKET, { storage: StorageType.File });
   const names = a.entries.map((_, i) => `bench-raw/${a.kind}/c${String(i + 1).padStart(7, '0')}/original`);
   const rawPut = async (put: (name: string, data: Buffer) => Promise<unknown>) => {
     const cpu0 = cpuNow(natsPid);
@@ -539,13 +544,30 @@ async function benchArchive(
     await purgeObjects(nc);
     return { seconds, natsServer: cpu1.other - cpu0.other, client: cpu1.self - cpu0.self };
   };
-  const raw = await rawPut((name, data) => store.putBlob(objectMeta(name), data));
-  const meshRaw = await rawPut((name, data) => putObject(store, name, [data]));
+
+  // Each round puts the three sides in another order: what one side leaves the machine (page cache,
+  // memory the VM must find again) falls on each in turn.
+  type Side = 'ingest' | 'putBlob' | 'putObject';
+  const order = (['ingest', 'putBlob', 'putObject'] as Side[]).map((_, i, all) => all[(i + round - 1) % all.length]!);
+  let ingestSide: Awaited<ReturnType<typeof runIngest>> | undefined;
+  const puts: Partial<Record<'putBlob' | 'putObject', Awaited<ReturnType<typeof rawPut>>>> = {};
+  for (const side of order) {
+    if (side === 'ingest') {
+      ingestSide = await runIngest();
+      continue;
+    }
+    log(`${a.kind}.zip: raw object-store put of the same ${a.entries.length} payloads (${side}) ...`);
+    const r = await rawPut((name, data) => (side === 'putBlob' ? store.putBlob(objectMeta(name), data) : putObject(store, name, [data])));
+    log(`  ${r.seconds.toFixed(1)} s, ${(a.payloadBytes / MB / r.seconds).toFixed(1)} MB/s`);
+    puts[side] = r;
+  }
+  const { ingest, ok, mem, idle, ingestCpu0, ingestCpu1 } = ingestSide!;
+  const raw = puts.putBlob!;
+  const meshRaw = puts.putObject!;
   const rawSeconds = raw.seconds;
   const rawMBps = a.payloadBytes / MB / rawSeconds;
   const meshRawMBps = a.payloadBytes / MB / meshRaw.seconds;
   const ingestMBps = ok ? a.payloadBytes / MB / ingest.seconds : null;
-  log(`  raw put: client putBlob ${rawSeconds.toFixed(1)} s, ${rawMBps.toFixed(1)} MB/s; mesh putObject ${meshRaw.seconds.toFixed(1)} s, ${meshRawMBps.toFixed(1)} MB/s`);
   return {
     archive: `${a.kind}.zip`,
     route,
