@@ -14,21 +14,26 @@ export interface FollowOptions {
   grown: () => Promise<void>;
   /** Bytes per read (1 MiB; each read is a round trip to libuv's threads). */
   readBytes?: number;
-  /** Bytes just written to the file, taken from memory instead of read back where they are held. */
+  /** Bytes going to the file, taken from memory instead of read back where they are held. */
   recent?: RecentWrites;
 }
 
 /** Bytes held for a follower at most (the writer's latest; older ones are read from the file). */
 const RECENT_BYTES = 8 * 1024 * 1024;
 
+/** A writer quiet this long no longer keeps the follower from reading the file. */
+const WRITER_QUIET_MS = 1000;
+
 /** A follower that has not moved for this long no longer holds the writer back. */
 const STALL_MS = 500;
 
 /**
- * The latest bytes written to a followed file, by position, held a moment so the follower takes
- * them from memory instead of reading them back from disk: while it keeps up with the writer, every
- * byte of an upload crosses the disk once, not twice. At most `maxBytes` are held; the oldest are
- * dropped first, and the follower reads those from the file as before.
+ * The latest bytes written (or being written) to a followed file, by position, held a moment so the
+ * follower takes them from memory instead of reading them back from disk: while it keeps up with
+ * the writer, every byte of an upload crosses the disk once, not twice. At most `maxBytes` are held;
+ * the oldest are dropped first, and the follower reads those from the file as before. A follower
+ * that has caught up with the writer waits for its next bytes here rather than reading the start
+ * of a write still going on (`writerAt`).
  *
  * The writer may wait for the follower (`paced`): it is then held to at most half of `maxBytes`
  * ahead, so every byte is still held when the follower comes to it, as on the multipart route,
@@ -44,6 +49,9 @@ export class RecentWrites {
   private movedAt = Date.now();
   private waiters: { until: number; resolve: () => void }[] = [];
   private ended = false;
+  /** Where the latest write ended, and when it came. */
+  private writtenTo = -1;
+  private addedAt = 0;
 
   constructor(private readonly maxBytes = RECENT_BYTES) {}
 
@@ -76,6 +84,15 @@ export class RecentWrites {
     this.held = 0;
   }
 
+  /**
+   * Whether the writer has just written up to `position` and no further: its next bytes will come
+   * here, and the file past it holds at most the start of a write still going on. False once the
+   * writer has been quiet for a second (then the file is read, whatever wrote it).
+   */
+  writerAt(position: number): boolean {
+    return !this.ended && position === this.writtenTo && Date.now() - this.addedAt < WRITER_QUIET_MS;
+  }
+
   /** The follower is at `position` (it asks for bytes there). */
   private moved(position: number): void {
     if (position === this.followerAt) return;
@@ -84,12 +101,14 @@ export class RecentWrites {
     for (const w of this.waiters.filter((w) => w.until <= position)) w.resolve();
   }
 
-  /** `pieces` were written at `position`, in order, and are never written to again. */
+  /** `pieces` go to the file at `position`, in order, and that range is never written to again. */
   add(position: number, pieces: readonly Uint8Array[]): void {
     if (this.ended) return;
     const views = pieces.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
     const bytes = views.reduce((n, v) => n + v.length, 0);
     if (bytes === 0) return;
+    this.writtenTo = position + bytes;
+    this.addedAt = Date.now();
     this.entries.push({ position, pieces: views, bytes });
     this.held += bytes;
     while (this.held > this.maxBytes) this.held -= this.entries.shift()!.bytes;
@@ -145,6 +164,11 @@ export function followFile(file: string, opts: FollowOptions): Readable {
               position += piece.length;
               yield piece;
             }
+            continue;
+          }
+          if (opts.recent?.writerAt(position)) {
+            // Caught up with the writer: its next batch comes from memory, not from the file.
+            await Promise.race([opts.grown(), sleep(MIN_IDLE_MS), stop]);
             continue;
           }
           const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, opts.size - position), position);

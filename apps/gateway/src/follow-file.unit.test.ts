@@ -96,5 +96,15 @@ describe('recent writes (bytes a file follower takes from memory)', () => {
       recent.add(8, [Buffer.from('ij')]);
       assert.equal(recent.take(8), undefined);
     });
+
+    it('says when the follower has caught up with the writer, until the writer has been quiet for a second', async () => {
+      const recent = new RecentWrites(8);
+      assert.equal(recent.writerAt(0), false, 'nothing written through it yet: the file is read');
+      recent.add(0, [Buffer.from('abcde')]);
+      assert.equal(recent.writerAt(5), true);
+      assert.equal(recent.writerAt(3), false);
+      await new Promise((r) => setTimeout(r, 1050));
+      assert.equal(recent.writerAt(5), false);
+    });
   });
 });

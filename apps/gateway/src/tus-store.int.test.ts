@@ -42,11 +42,11 @@ describe('tus file store (batched writes)', () => {
     assert.equal((await store.getUpload('u1')).offset, data.length);
   });
 
-  it('tells of each batch once it is in the file, with its position and bytes', async () => {
+  it('tells of each batch as it goes to the file, with its position and bytes', async () => {
     const told: { position: number; bytes: Buffer }[] = [];
     store = new BatchingFileStore({
       directory: dir.dir,
-      onWritten: (id, position, written) => {
+      onBatch: (id, position, written) => {
         assert.equal(id, 'u3');
         told.push({ position, bytes: Buffer.concat(written) });
       },
@@ -76,5 +76,28 @@ describe('tus file store (batched writes)', () => {
     assert.equal(kept.length, 20 * 64 * KiB);
     assert.ok(kept.equals(data.subarray(0, kept.length)));
     assert.equal((await store.getUpload('u2')).offset, kept.length);
+  });
+
+  it('holds the request while the cut has not caught up (what onBatch answers), then takes the rest', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const told: number[] = [];
+    store = new BatchingFileStore({
+      directory: dir.dir,
+      onBatch: (_id, position) => {
+        told.push(position);
+        return told.length === 1 ? gate : undefined;
+      },
+    });
+    const data = randomBytes(3 * 1024 * KiB);
+    await create('u4', data.length);
+    const writing = store.write(pieces(data), 'u4', 0);
+    await new Promise((r) => setTimeout(r, 100));
+    // The first batch waits for its cut: the request is not read on meanwhile.
+    assert.deepEqual(told, [0]);
+    release();
+    assert.equal(await writing, data.length);
+    assert.deepEqual(told, [0, 1024 * KiB, 2048 * KiB]);
+    assert.ok((await readFile(`${dir.dir}/u4`)).equals(data));
   });
 });

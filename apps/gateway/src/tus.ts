@@ -60,10 +60,10 @@ interface Cutter {
   /** The file may have grown. */
   notify(): void;
   /**
-   * These bytes were just written at `position` (taken from memory if the cut is there); resolves
-   * when the next may be written (the cut is close enough behind, or has stopped).
+   * These bytes arrived for `position` and are going to the file (the cut takes them from memory);
+   * resolves when the next may follow (the cut is close enough behind, or has stopped).
    */
-  written(position: number, pieces: readonly Uint8Array[]): Promise<void>;
+  received(position: number, pieces: readonly Uint8Array[]): Promise<void>;
   /** Chunks found so far. */
   chunks(): number;
   /** Stop: the job fails as interrupted with an UploadAbandonedError; an IngestStoppedError leaves it open. */
@@ -128,7 +128,7 @@ function startCutter(
     });
   const cutter: Cutter = {
     notify: () => wake?.(),
-    written: (position, pieces) => {
+    received: (position, pieces) => {
       recent.add(position, pieces);
       wake?.();
       return recent.paced(position + pieces.reduce((n, p) => n + p.byteLength, 0));
@@ -156,7 +156,7 @@ export async function createTusServer(deps: TusDeps): Promise<Server> {
     path: TUS_PATH,
     datastore: new BatchingFileStore({
       directory: deps.directory,
-      onWritten: (id, position, pieces) => cutters.get(path.join(deps.directory, id))?.written(position, pieces),
+      onBatch: (id, position, pieces) => cutters.get(path.join(deps.directory, id))?.received(position, pieces),
     }),
     maxSize: deps.limits.maxUploadSize,
     relativeLocation: true,

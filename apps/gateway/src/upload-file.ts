@@ -6,11 +6,11 @@ import { open, type FileHandle } from 'node:fs/promises';
  * page size and a multiple of any disk's logical block.
  */
 const ALIGN = 4096;
-/** Bytes copied into aligned memory per direct write. */
-const STAGING_BYTES = 1024 * 1024;
+/** Bytes copied into aligned memory per direct write (the tus store writes up to about 5 MiB at once). */
+const STAGING_BYTES = 8 * 1024 * 1024;
 const WASM_PAGE_BYTES = 64 * 1024;
 /** Aligned buffers kept for the next upload, at most. */
-const SPARE_STAGING = 4;
+const SPARE_STAGING = 2;
 
 const spareStaging: Buffer[] = [];
 
@@ -118,7 +118,7 @@ export class UploadFile {
     if (bytesWritten !== bytes) throw new ShortWriteError(bytesWritten, bytes);
   }
 
-  /** Whole blocks at a block-aligned position, copied into aligned memory a megabyte at a time. */
+  /** Whole blocks at a block-aligned position, copied into aligned memory (STAGING_BYTES at a time). */
   private async writeUncached(pieces: readonly Buffer[], position: number): Promise<void> {
     const staging = this.staging!;
     let filled = 0;
