@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { Upload } from '@tus/utils';
 import { tempDir } from '@mesh/testing';
+import { RecentWrites } from './follow-file.js';
 import { BatchingFileStore } from './tus-store.js';
 
 const KiB = 1024;
@@ -100,4 +101,24 @@ describe('tus file store (batched writes)', () => {
     assert.deepEqual(told, [0, 1024 * KiB, 2048 * KiB]);
     assert.ok((await readFile(`${dir.dir}/u4`)).equals(data));
   });
+
+  it('takes every byte into the file when the cut does not move (NATS away): held half a second, then at full pace', async () => {
+    // The cut's memory, as tus.ts wires it, with a cut that never takes anything.
+    const recent = new RecentWrites();
+    store = new BatchingFileStore({
+      directory: dir.dir,
+      onBatch: (_id, position, batch) => {
+        recent.add(position, batch);
+        return recent.paced(position + batch.reduce((n, p) => n + p.length, 0));
+      },
+    });
+    const data = randomBytes(24 * 1024 * KiB);
+    await create('u5', data.length);
+    const t0 = Date.now();
+    assert.equal(await store.write(pieces(data), 'u5', 0), data.length);
+    const took = Date.now() - t0;
+    assert.ok(took >= 450 && took < 5_000, `held for the stall only, not per batch (${took} ms)`);
+    assert.ok((await readFile(`${dir.dir}/u5`)).equals(data));
+  });
 });
+
