@@ -6,8 +6,8 @@ import { open, type FileHandle } from 'node:fs/promises';
  * page size and a multiple of any disk's logical block.
  */
 const ALIGN = 4096;
-/** Bytes copied into aligned memory per direct write (the tus store writes up to about 5 MiB at once). */
-const STAGING_BYTES = 8 * 1024 * 1024;
+/** Bytes copied into aligned memory per direct write (the tus store writes about 2 MiB at once, at most 5). */
+const STAGING_BYTES = 4 * 1024 * 1024;
 const WASM_PAGE_BYTES = 64 * 1024;
 /** Aligned buffers kept for the next upload, at most. */
 const SPARE_STAGING = 2;
@@ -18,8 +18,16 @@ const spareStaging: Buffer[] = [];
  * A WebAssembly memory starts on a page of its own (V8 maps it by pages), which a Buffer's memory
  * does not: it is the one aligned memory plain Node hands out.
  */
-function takeStaging(): Buffer {
-  return spareStaging.pop() ?? Buffer.from(new WebAssembly.Memory({ initial: STAGING_BYTES / WASM_PAGE_BYTES }).buffer);
+function takeStaging(): Buffer | undefined {
+  const spare = spareStaging.pop();
+  if (spare) return spare;
+  try {
+    return Buffer.from(new WebAssembly.Memory({ initial: STAGING_BYTES / WASM_PAGE_BYTES }).buffer);
+  } catch {
+    // V8 reserves address space for each WebAssembly memory and refuses more past its limit
+    // (hundreds of uploads at once): such an upload is written through the cache.
+    return undefined;
+  }
 }
 
 function giveStaging(staging: Buffer): void {
@@ -85,7 +93,12 @@ export class UploadFile {
       // tmpfs and some others refuse O_DIRECT at open: those get cached writes only.
       uncached = await open(file, constants.O_WRONLY | oDirect).catch(() => undefined);
     }
-    return new UploadFile(cached, uncached, uncached ? takeStaging() : undefined);
+    const staging = uncached ? takeStaging() : undefined;
+    if (uncached && !staging) {
+      await uncached.close();
+      uncached = undefined;
+    }
+    return new UploadFile(cached, uncached, staging);
   }
 
   /** Whether whole blocks go around the page cache. */
