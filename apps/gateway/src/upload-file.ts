@@ -106,7 +106,7 @@ export class UploadFile {
     return this.uncached !== undefined;
   }
 
-  /** Writes `pieces`, in order, at `position`; answers once they are all in the file. */
+  /** Writes `pieces`, in order, at `position`; answers once they are all in the file. One write at a time. */
   async write(pieces: readonly Buffer[], position: number): Promise<void> {
     const bytes = byteLength(pieces);
     if (!this.uncached) return this.writeCached(pieces, position, bytes);
