@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { Upload } from '@tus/utils';
 import { tempDir } from '@mesh/testing';
-import { RecentWrites } from './follow-file.js';
+import { RecentWrites } from './recent-writes.js';
 import { BatchingFileStore } from './tus-store.js';
 
 const KiB = 1024;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { RecentWrites } from './follow-file.js';
+import { RecentWrites } from './recent-writes.js';
 
 const text = (pieces: Buffer[] | undefined) => pieces?.map((p) => p.toString()).join('|');
 
@@ -105,6 +105,18 @@ describe('recent writes (bytes a file follower takes from memory)', () => {
       assert.equal(recent.writerAt(3), false);
       await new Promise((r) => setTimeout(r, 1050));
       assert.equal(recent.writerAt(5), false);
+    });
+
+    it('does not hold the writer for a follower that reads the file for a long while yet (a restarted cut)', async () => {
+      const recent = new RecentWrites(8, 64);
+      recent.take(0); // the follower starts over from the first byte
+      recent.add(1000, [Buffer.from('abcdefgh')]);
+      assert.equal(await settled(recent.paced(1008)), true);
+      // Within reach of the writer it is held back again.
+      recent.take(990);
+      recent.add(1008, [Buffer.from('ijklmnop')]);
+      assert.equal(await settled(recent.paced(1016)), false);
+      recent.end();
     });
   });
 });
