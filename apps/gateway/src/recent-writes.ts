@@ -96,17 +96,20 @@ export class RecentWrites {
     for (const w of this.waiters.filter((w) => w.until <= position)) w.resolve();
   }
 
-  /** `pieces` go to the file at `position`, in order, and that range is never written to again. */
-  add(position: number, pieces: readonly Uint8Array[]): void {
-    if (this.ended) return;
+  /**
+   * `pieces` go to the file at `position`, in order, and that range is never written to again.
+   * Answers where they end.
+   */
+  add(position: number, pieces: readonly Uint8Array[]): number {
     const views = pieces.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
     const bytes = views.reduce((n, v) => n + v.length, 0);
-    if (bytes === 0) return;
+    if (this.ended || bytes === 0) return position + bytes;
     this.writtenTo = position + bytes;
     this.addedAt = Date.now();
     this.entries.push({ position, pieces: views, bytes });
     this.held += bytes;
     while (this.held > this.maxBytes) this.held -= this.entries.shift()!.bytes;
+    return position + bytes;
   }
 
   /** The held bytes that start at `position`, as written (the first one cut where it must); undefined if none. */

@@ -75,6 +75,9 @@ interface Cutter {
 /** Uploads being cut by this process, by file path. */
 const cutters = new Map<string, Cutter>();
 
+/** The cutter following upload `id`, if one runs. */
+const cutterOf = (deps: TusDeps, id: string): Cutter | undefined => cutters.get(path.join(deps.directory, id));
+
 /**
  * Cut an upload into chunks as its bytes land in the file, exactly as a multipart upload is cut,
  * then seal (or fail) its job and remove the file; started when the upload is created (or found
@@ -130,9 +133,9 @@ function startCutter(
   const cutter: Cutter = {
     notify: () => wake?.(),
     received: (position, pieces) => {
-      recent.add(position, pieces);
+      const end = recent.add(position, pieces);
       wake?.();
-      return recent.paced(position + pieces.reduce((n, p) => n + p.byteLength, 0));
+      return recent.paced(end);
     },
     chunks: () => session?.chunks ?? 0,
     abort: (reason) => controller.abort(reason),
@@ -157,7 +160,7 @@ export async function createTusServer(deps: TusDeps): Promise<Server> {
     path: TUS_PATH,
     datastore: new BatchingFileStore({
       directory: deps.directory,
-      onBatch: (id, position, pieces) => cutters.get(path.join(deps.directory, id))?.received(position, pieces),
+      onBatch: (id, position, pieces) => cutterOf(deps, id)?.received(position, pieces),
     }),
     maxSize: deps.limits.maxUploadSize,
     relativeLocation: true,
@@ -194,7 +197,7 @@ export async function createTusServer(deps: TusDeps): Promise<Server> {
     if (upload.size !== undefined) startCutter(deps, upload.id, upload.size, upload.metadata ?? {}, false);
   });
   server.on(EVENTS.POST_TERMINATE, (_req, _res, id) => {
-    cutters.get(path.join(deps.directory, id))?.abort(new UploadAbandonedError('the resumable upload was deleted by its client', 0));
+    cutterOf(deps, id)?.abort(new UploadAbandonedError('the resumable upload was deleted by its client', 0));
   });
   const progress = (id: string, offset: number) =>
     deps.publisher
@@ -206,14 +209,14 @@ export async function createTusServer(deps: TusDeps): Promise<Server> {
           job_id: id,
           bytes_received: offset,
           // What the cutter, which follows the bytes as they land, has found so far.
-          chunks_found: cutters.get(path.join(deps.directory, id))?.chunks() ?? 0,
+          chunks_found: cutterOf(deps, id)?.chunks() ?? 0,
           at: new Date().toISOString(),
         },
         `progress:${id}:${offset}`,
       )
       .catch(() => undefined);
   server.on(EVENTS.POST_RECEIVE, (_req, upload) => {
-    cutters.get(path.join(deps.directory, upload.id))?.notify();
+    cutterOf(deps, upload.id)?.notify();
     void progress(upload.id, upload.offset);
   });
   server.on(EVENTS.POST_FINISH, (_req, _res, upload) => void progress(upload.id, upload.offset));

@@ -425,22 +425,7 @@ async function uploadTus(
   if (created.status !== 201) return { status: created.status, body: await created.text(), chunks: null };
   const location = new URL(created.headers.get('location')!, baseUrl);
   const jobId = location.pathname.split('/').pop()!;
-  const patched = CLIENT === 'curl' ? await patchCurl(location, file, timeoutMs) : await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = http.request(
-      { host: location.hostname, port: location.port, path: location.pathname, method: 'PATCH', agent: false,
-        headers: { ...tus, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream', 'content-length': String(size) } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      },
-    );
-    req.on('error', reject);
-    const body = createReadStream(file, { highWaterMark: MiB });
-    body.on('error', (err) => req.destroy(err));
-    body.pipe(req);
-  });
+  const patched = CLIENT === 'curl' ? await patchCurl(location, file, timeoutMs) : await patchNode(location, file, size);
   if (patched.status !== 204) return { ...patched, chunks: null };
   const jsm = await jetstreamManager(nc);
   const deadline = Date.now() + timeoutMs;
@@ -455,6 +440,26 @@ async function uploadTus(
     if (Date.now() > deadline) return { status: 0, body: 'no job.sealed in time', chunks: null };
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** The whole file in one PATCH from this process (--client=node). */
+function patchNode(location: URL, file: string, size: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: location.hostname, port: location.port, path: location.pathname, method: 'PATCH', agent: false,
+        headers: { 'tus-resumable': '1.0.0', 'upload-offset': '0', 'content-type': 'application/offset+octet-stream', 'content-length': String(size) } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    const body = createReadStream(file, { highWaterMark: MiB });
+    body.on('error', (err) => req.destroy(err));
+    body.pipe(req);
+  });
 }
 
 async function purgeObjects(nc: NatsConnection): Promise<void> {
