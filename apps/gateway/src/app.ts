@@ -16,6 +16,8 @@ import type { IngestLimits } from './ingest-file.js';
 import { finishIngest } from './ingest-outcome.js';
 import { checkUploadRequest, receiveUpload } from './upload.js';
 import { TUS_PATH } from './tus.js';
+import { requestBody } from './tus-body.js';
+import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import type { Server as TusServer } from '@tus/server';
 
 export interface GatewayDeps {
@@ -70,11 +72,18 @@ export function createApp(deps: GatewayDeps): Koa {
     return { ...status, summary: report ? summarise(report) : null };
   }
 
-  // tus speaks raw HTTP (HEAD, PATCH, its own headers): hand it the request untouched.
+  // tus speaks raw HTTP (HEAD, PATCH, its own headers): hand it the request untouched, as
+  // @tus/server's own `handle` does, with the body read in 1 MiB pieces (tus-body.ts).
   app.use(async (ctx, next) => {
     if (!deps.tus || (ctx.path !== TUS_PATH && !ctx.path.startsWith(`${TUS_PATH}/`))) return next();
     ctx.respond = false;
-    await deps.tus.handle(ctx.req, ctx.res);
+    const request = new NodeRequest({ req: ctx.req, res: ctx.res });
+    if (ctx.method === 'PATCH' || ctx.method === 'POST') {
+      let body: ReadableStream<Uint8Array> | undefined;
+      // Read only if @tus/server asks for it, as srvx's own body is.
+      Object.defineProperty(request, 'body', { get: () => (body ??= requestBody(ctx.req)), configurable: true });
+    }
+    await sendNodeResponse(ctx.res, await deps.tus.handleWeb(request));
   });
 
   const statusOf = (id: string) => {

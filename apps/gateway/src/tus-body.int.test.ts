@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import http, { type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { RequestBrokenOffError, requestBody } from './tus-body.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** A server that hands each request's body stream to the test, and the port it listens on. */
+async function bodyServer(): Promise<{
+  port: number;
+  next(): Promise<{ req: IncomingMessage; body: ReadableStream<Uint8Array>; answer(): void }>;
+  close(): Promise<void>;
+}> {
+  const waiting: ((r: { req: IncomingMessage; body: ReadableStream<Uint8Array>; answer(): void }) => void)[] = [];
+  const server = http.createServer((req, res) => {
+    const body = requestBody(req);
+    waiting.shift()?.({ req, body, answer: () => res.end('ok') });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    next: () => new Promise((resolve) => waiting.push(resolve)),
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Send `data` as a PATCH body in writes of `writeBytes`; resolves with the answer's status. */
+function send(port: number, data: Buffer, writeBytes: number): { request: http.ClientRequest; answered: Promise<number> } {
+  const request = http.request({ port, host: '127.0.0.1', method: 'PATCH', headers: { 'content-length': String(data.length) } });
+  const answered = new Promise<number>((resolve, reject) => {
+    request.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    request.on('error', reject);
+  });
+  void (async () => {
+    for (let at = 0; at < data.length; at += writeBytes) {
+      if (!request.write(data.subarray(at, at + writeBytes))) await new Promise((r) => request.once('drain', r));
+      if (request.destroyed) return;
+    }
+    request.end();
+  })();
+  return { request, answered };
+}
+
+async function readAll(body: ReadableStream<Uint8Array>): Promise<Uint8Array[]> {
+  const pieces: Uint8Array[] = [];
+  for await (const piece of body as unknown as AsyncIterable<Uint8Array>) pieces.push(piece);
+  return pieces;
+}
+
+describe('tus request body (1 MiB pieces)', () => {
+  let server: Awaited<ReturnType<typeof bodyServer>>;
+  beforeEach(async () => {
+    server = await bodyServer();
+  });
+  afterEach(() => server.close());
+
+  it('hands on every byte in order, what waited in the socket gathered into pieces of up to 1 MiB', async () => {
+    const data = randomBytes(12 * MiB + 123 * KiB);
+    const arriving = server.next();
+    const { answered } = send(server.port, data, 16 * KiB);
+    const { body, answer } = await arriving;
+    // Nothing reads for a while: the bytes wait in the socket, as they do while the gateway is busy.
+    await new Promise((r) => setTimeout(r, 300));
+    const pieces = await readAll(body);
+    answer();
+    assert.equal(await answered, 200);
+    assert.deepEqual(Buffer.concat(pieces), data);
+    const sizes = pieces.map((p) => p.length);
+    assert.ok(Math.max(...sizes) < MiB + 64 * KiB, `pieces of ${sizes.join(', ')} bytes`);
+    assert.ok(pieces.length <= 24, `${pieces.length} pieces of ${sizes.join(', ')} bytes, not gathered`);
+  });
+
+  it('an empty body ends at once', async () => {
+    const arriving = server.next();
+    const { answered } = send(server.port, Buffer.alloc(0), 1);
+    const { body, answer } = await arriving;
+    assert.deepEqual(await readAll(body), []);
+    answer();
+    assert.equal(await answered, 200);
+  });
+
+  it('holds the client back while nothing reads the body', async () => {
+    const data = randomBytes(64 * MiB);
+    const arriving = server.next();
+    const { request } = send(server.port, data, 64 * KiB);
+    const { req, body } = await arriving;
+    let received = 0;
+    req.on('data', (d: Buffer) => (received += d.length));
+    await new Promise((r) => setTimeout(r, 500));
+    // One piece queued, one being gathered, and what the sockets hold: far from the 64 MiB sent.
+    assert.ok(req.isPaused(), 'the request is paused');
+    assert.ok(received < 4 * MiB, `${received} bytes taken from the socket while nobody read`);
+    const reader = body.getReader();
+    let read = 0;
+    while (read < 16 * MiB) read += (await reader.read()).value?.length ?? 0;
+    assert.ok(received >= 15 * MiB, `reading lets the bytes flow again (${received} bytes)`);
+    request.destroy();
+  });
+
+  it('a request that breaks off fails the stream with a named error', async () => {
+    const data = randomBytes(8 * MiB);
+    const arriving = server.next();
+    const { request, answered } = send(server.port, data, 64 * KiB);
+    answered.catch(() => undefined);
+    const { body } = await arriving;
+    const reader = body.getReader();
+    let read = 0;
+    while (read < 2 * MiB) read += (await reader.read()).value?.length ?? 0;
+    request.destroy();
+    await assert.rejects(
+      (async () => {
+        for (;;) if ((await reader.read()).done) return;
+      })(),
+      RequestBrokenOffError,
+    );
+  });
+});
