@@ -91,6 +91,40 @@ describe('resumable uploads (tus)', function () {
     assert.ok(events.some((e) => e.type === 'job.progress' && e.bytes_received > 0), 'bytes received are reported');
   });
 
+  it('takes the first bytes with the creation (creation-with-upload) and the rest by PATCH', async () => {
+    const photos = fixturePhotosDir();
+    const zip = await makeZip({
+      'a/grace.jpg': await readFile(path.join(photos, 'grace_hopper.jpg')),
+      'a/rocket.jpg': await readFile(path.join(photos, 'rocket.jpg')),
+    });
+    const first = Math.floor(zip.length / 3);
+    const created = await fetch(`${base}/files`, {
+      method: 'POST',
+      headers: {
+        ...TUS,
+        'upload-length': String(zip.length),
+        'upload-metadata': `filename ${Buffer.from('a.zip').toString('base64')}`,
+        'content-type': 'application/offset+octet-stream',
+      },
+      body: new Uint8Array(zip.subarray(0, first)),
+    });
+    assert.equal(created.status, 201);
+    assert.equal(created.headers.get('upload-offset'), String(first));
+    const location = created.headers.get('location')!;
+    const jobId = location.split('/').pop()!;
+    const rest = await fetch(new URL(location, base), {
+      method: 'PATCH',
+      headers: { ...TUS, 'upload-offset': String(first), 'content-type': 'application/offset+octet-stream' },
+      body: new Uint8Array(zip.subarray(first)),
+    });
+    assert.equal(rest.status, 204);
+    const events = await eventsUntil(jobId, 'job.sealed');
+    assert.deepEqual(
+      events.flatMap((e) => (e.type === 'chunk.ingested' ? [e.name] : [])).sort(),
+      ['a/grace.jpg', 'a/rocket.jpg'],
+    );
+  });
+
   /** Open a tus upload of `zip` and send all but its last `keep` bytes; the job id. */
   async function partialUpload(zip: Buffer, keep: number, metadata: Record<string, string> = {}): Promise<string> {
     const meta = Object.entries({ filename: 'shoot.zip', ...metadata })
