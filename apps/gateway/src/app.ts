@@ -73,7 +73,7 @@ export function createApp(deps: GatewayDeps): Koa {
   }
 
   // tus speaks raw HTTP (HEAD, PATCH, its own headers): hand it the request untouched, as
-  // @tus/server's own `handle` does, with the body read in 1 MiB pieces (tus-body.ts).
+  // @tus/server's own `handle` does, with the body in pieces of up to 1 MiB (tus-body.ts).
   app.use(async (ctx, next) => {
     if (!deps.tus || (ctx.path !== TUS_PATH && !ctx.path.startsWith(`${TUS_PATH}/`))) return next();
     ctx.respond = false;
