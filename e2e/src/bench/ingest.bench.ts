@@ -5,7 +5,7 @@
  * - ingest: the archive, streamed from disk, to a real gateway process (a fresh one per archive and
  *   route, so its peak RSS is that upload's), by each route: a multipart `POST /upload`, timed until
  *   the 202 answer; and a resumable upload (tus `POST /files`, then one `PATCH` of the whole file),
- *   timed from the POST until the job's `job.sealed` is in the stream (the gateway cuts the file while
+ *   timed from the POST until the job's `job.sealed` is published (the gateway cuts the file while
  *   it grows);
  * - raw put: the same image payloads put from this process, one object per image, sequentially, into
  *   the gateway's own bucket: the ceiling the gateway can reach. Twice: with the @nats-io/obj client's
@@ -425,20 +425,30 @@ async function uploadTus(
   if (created.status !== 201) return { status: created.status, body: await created.text(), chunks: null };
   const location = new URL(created.headers.get('location')!, baseUrl);
   const jobId = location.pathname.split('/').pop()!;
-  const patched = CLIENT === 'curl' ? await patchCurl(location, file, timeoutMs) : await patchNode(location, file, size);
-  if (patched.status !== 204) return { ...patched, chunks: null };
-  const jsm = await jetstreamManager(nc);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const sealed = await jsm.streams.getMessage(EVENTS_STREAM, { last_by_subj: subjects.jobSealed(jobId) }).catch(() => null);
-    if (sealed) {
-      const event = JSON.parse(new TextDecoder().decode(sealed.data)) as { total_chunks: number };
-      return { status: patched.status, body: '', chunks: event.total_chunks };
-    }
-    const failed = await jsm.streams.getMessage(EVENTS_STREAM, { last_by_subj: subjects.jobFailed(jobId) }).catch(() => null);
-    if (failed) return { status: 'job failed', body: new TextDecoder().decode(failed.data), chunks: null };
-    if (Date.now() > deadline) return { status: 0, body: 'no job.sealed in time', chunks: null };
-    await new Promise((r) => setTimeout(r, 20));
+  // The job's end heard as it is published (the multipart side is timed to its answer, as exactly);
+  // the stream is read too, in case it ended before the subscription was in place.
+  const ends = [subjects.jobSealed(jobId), subjects.jobFailed(jobId)].map((subject) => nc.subscribe(subject, { max: 1 }));
+  const first = async (sub: (typeof ends)[number]) => {
+    for await (const m of sub) return m;
+    return new Promise<never>(() => undefined);
+  };
+  const end = Promise.race(ends.map(first));
+  await nc.flush();
+  try {
+    const patched = CLIENT === 'curl' ? await patchCurl(location, file, timeoutMs) : await patchNode(location, file, size);
+    if (patched.status !== 204) return { ...patched, chunks: null };
+    const jsm = await jetstreamManager(nc);
+    const stored = async () =>
+      (await jsm.streams.getMessage(EVENTS_STREAM, { last_by_subj: subjects.jobSealed(jobId) }).catch(() => null)) ??
+      (await jsm.streams.getMessage(EVENTS_STREAM, { last_by_subj: subjects.jobFailed(jobId) }).catch(() => null));
+    const timer = new Promise<null>((r) => setTimeout(() => r(null), timeoutMs).unref());
+    const m = (await stored()) ?? (await Promise.race([end, timer]));
+    if (!m) return { status: 0, body: 'no job.sealed in time', chunks: null };
+    if (m.subject === subjects.jobFailed(jobId)) return { status: 'job failed', body: new TextDecoder().decode(m.data), chunks: null };
+    const event = JSON.parse(new TextDecoder().decode(m.data)) as { total_chunks: number };
+    return { status: patched.status, body: '', chunks: event.total_chunks };
+  } finally {
+    for (const sub of ends) sub.unsubscribe();
   }
 }
 
