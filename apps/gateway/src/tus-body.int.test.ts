@@ -8,6 +8,7 @@ import { tempDir } from '@mesh/testing';
 import { RequestBrokenOffError, requestBody } from './tus-body.js';
 
 const KiB = 1024;
+const MiB = 1024 * KiB;
 
 /** Sends the file argv[2] as a PATCH body to 127.0.0.1:argv[1]; exits 0 on a 200 answer. */
 const CLIENT = `
@@ -22,7 +23,6 @@ const req = http.request({ port: Number(port), host: '127.0.0.1', method: 'PATCH
 req.on('error', (err) => { console.error(err); process.exit(2); });
 fs.createReadStream(file, { highWaterMark: 64 * 1024 }).pipe(req);
 `;
-const MiB = 1024 * KiB;
 
 /** A server that hands each request's body stream to the test, and the port it listens on. */
 async function bodyServer(): Promise<{
