@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 
 /** Bytes gathered into one piece of the body: 1 MiB, where the request's pieces are 64 KiB. */
-export const BODY_PIECE_BYTES = 1024 * 1024;
+const PIECE_BYTES = 1024 * 1024;
 
 /** The request ended before all its bytes arrived (the client went away). */
 export class RequestBrokenOffError extends Error {
@@ -26,7 +26,7 @@ export class RequestBrokenOffError extends Error {
  * before it resumes, sends them again. (What one turn read is handed on before the turn's closed
  * connections are seen, so a client that sent its bytes and then went away loses none.)
  */
-export function requestBody(req: IncomingMessage, pieceBytes = BODY_PIECE_BYTES): ReadableStream<Uint8Array> {
+export function requestBody(req: IncomingMessage): ReadableStream<Uint8Array> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let settled = false;
@@ -54,7 +54,7 @@ export function requestBody(req: IncomingMessage, pieceBytes = BODY_PIECE_BYTES)
   const onData = (data: Buffer) => {
     pending.push(data);
     pendingBytes += data.length;
-    if (pendingBytes >= pieceBytes) {
+    if (pendingBytes >= PIECE_BYTES) {
       if (scheduled) clearImmediate(scheduled);
       handOn();
     } else {
@@ -69,12 +69,16 @@ export function requestBody(req: IncomingMessage, pieceBytes = BODY_PIECE_BYTES)
     if (pendingBytes > 0) controller.enqueue(take());
     controller.close();
   };
-  const fail = (err: RequestBrokenOffError) => {
-    if (settled) return;
+  /** Nothing more is handed on: the listeners go, and what was gathered is dropped. */
+  const stop = () => {
     settled = true;
     cleanup();
     pending = [];
     pendingBytes = 0;
+  };
+  const fail = (err: RequestBrokenOffError) => {
+    if (settled) return;
+    stop();
     controller.error(err);
   };
   const onError = (err: Error) => fail(new RequestBrokenOffError(err));
@@ -95,10 +99,8 @@ export function requestBody(req: IncomingMessage, pieceBytes = BODY_PIECE_BYTES)
         req.resume();
       },
       cancel() {
-        settled = true;
-        cleanup();
-        pending = [];
-        pendingBytes = 0;
+        // The rest of the body is read and dropped, so the request can be answered.
+        stop();
         req.resume();
       },
     },
