@@ -33,6 +33,11 @@ export class RecentWrites {
   /** Where the follower last asked for bytes, and when that moved. */
   private followerAt = 0;
   private movedAt = Date.now();
+  /**
+   * A waiter's half second ran out with no move of the follower: it has stopped, whatever the
+   * clocks say (a timer may fire a millisecond before Date.now() has moved on by STALL_MS).
+   */
+  private stalled = false;
   private waiters: { until: number; resolve: () => void }[] = [];
   private ended = false;
   /** Where the latest write ended, and when it came. */
@@ -55,6 +60,7 @@ export class RecentWrites {
       this.ended ||
       this.followerAt >= until ||
       this.followerAt < position - this.catchUpBytes ||
+      this.stalled ||
       Date.now() - this.movedAt >= STALL_MS;
     if (free) return Promise.resolve();
     return new Promise((resolve) => {
@@ -66,7 +72,11 @@ export class RecentWrites {
           resolve();
         },
       };
-      const timer = setTimeout(waiter.resolve, STALL_MS);
+      const movedAt = this.movedAt;
+      const timer = setTimeout(() => {
+        if (this.movedAt === movedAt) this.stalled = true;
+        waiter.resolve();
+      }, STALL_MS);
       this.waiters.push(waiter);
     });
   }
@@ -93,6 +103,7 @@ export class RecentWrites {
     if (position === this.followerAt) return;
     this.followerAt = position;
     this.movedAt = Date.now();
+    this.stalled = false;
     for (const w of this.waiters.filter((w) => w.until <= position)) w.resolve();
   }
 
